@@ -1,0 +1,69 @@
+"""Global settings that Keras keeps in ``keras.backend``: float type, epsilon, random state, layer names."""
+
+from __future__ import annotations
+
+import random as _pyrandom
+
+import numpy as np
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_rng = np.random.default_rng()
+_name_counts: dict[str, int] = {}
+
+
+def floatx() -> str:
+    """The default float type of new weights and of data given to ``fit``: ``'float32'`` unless changed."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the float type used by layers built from now on (``'float16'``, ``'float32'`` or ``'float64'``)."""
+    global _FLOATX
+    if value not in ("float16", "float32", "float64"):
+        raise ValueError(f"set_floatx: unknown float type {value!r}; use 'float16', 'float32' or 'float64'.")
+    _FLOATX = str(value)
+
+
+def epsilon() -> float:
+    """The fuzz factor used by losses and optimizers (1e-7 as in Keras)."""
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def rng() -> np.random.Generator:
+    """The generator behind weight initialisation, shuffling and dropout."""
+    return _rng
+
+
+def set_seed(seed: int) -> None:
+    """Make every later random draw (initialisers, shuffling, dropout) repeat exactly from ``seed``.
+
+    Like ``keras.utils.set_random_seed``, this also seeds Python's ``random`` and ``np.random``.
+    """
+    global _rng
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"set_seed: seed must be an integer, got {seed!r}.")
+    _rng = np.random.default_rng(int(seed))
+    _pyrandom.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+
+
+def unique_name(prefix: str) -> str:
+    """``dense``, ``dense_1``, ``dense_2`` … as Keras names layers (reset by ``clear_session``)."""
+    n = _name_counts.get(prefix, 0)
+    _name_counts[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def clear_session() -> None:
+    """Reset the layer-name counters, as ``keras.backend.clear_session`` does."""
+    _name_counts.clear()
+
+
+def standardize_dtype(dtype) -> np.dtype:
+    return np.dtype(floatx() if dtype is None else dtype)

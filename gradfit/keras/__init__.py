@@ -1,0 +1,22 @@
+"""``gradfit.keras`` mirrors ``tensorflow.keras``: same module paths, same names."""
+
+
+from ..layers import Input
+from ..models import Sequential
+from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, optimizers, regularizers, utils
+
+__all__ = [
+    "Input",
+    "Sequential",
+    "activations",
+    "backend",
+    "callbacks",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+    "utils",
+]

@@ -1,0 +1,4 @@
+"""``tf.keras.metrics``."""
+
+from ..metrics import *  # noqa: F403
+from ..metrics import __all__  # noqa: F401

@@ -1,0 +1,5 @@
+"""``tf.keras.models``."""
+
+from ..models import Sequential
+
+__all__ = ["Sequential"]

@@ -1,0 +1,7 @@
+"""Layers, one concept per file; ``gradfit.keras.layers`` re-exports them."""
+
+from .base import Layer
+from .dense import Dense
+from .input_layer import Input, InputLayer
+
+__all__ = ["Dense", "Input", "InputLayer", "Layer"]

@@ -1,0 +1,371 @@
+"""Gradient-descent optimizers with Keras's defaults and update rules, applied in place.
+
+The course's update is ``w = w - alpha dJ/dw``; the optimizers below refine it. All of them work on one
+flat vector holding every trainable weight of the model (each layer's ``kernel`` and ``bias`` are views
+into it), so a step is a handful of vector operations however many layers there are. ``t`` counts
+steps from 1; ``eps = 1e-7``.
+
+Order within one step, as Keras: clip the gradient (clipnorm / clipvalue / global_clipnorm), apply
+weight decay ``w -= w wd lr``, apply the rule, then count the step.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+import numpy as np
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
+
+
+class Optimizer:
+    """Base class: holds the learning rate, the step counter and the per-weight state ("slots").
+
+    Parameters
+    ----------
+    learning_rate : float or schedule
+        ``alpha``; a callable schedule is evaluated at the step count before each step.
+    weight_decay, clipnorm, clipvalue, global_clipnorm : float, optional
+        As Keras's base optimizer.
+    """
+
+    #: names of the per-weight state vectors, each shaped like the weights
+    slot_names: tuple[str, ...] = ()
+    rule = ""
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs,
+    ):
+        unknown = set(kwargs) - {"use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(unknown)}.")
+        if sum(x is not None for x in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of clipnorm, clipvalue and global_clipnorm can be set.")
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.name = name or _snake(type(self).__name__)
+        self.iterations = 0
+        self.built = False
+        self._segments: list[slice] = []
+
+    # -- learning rate: a number users can read and set, or a schedule
+    @property
+    def learning_rate(self):
+        return _LearningRate(self._current_lr()) if not callable(self._learning_rate) else self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value):
+            self._learning_rate = value
+            return
+        value = float(getattr(value, "numpy", lambda: value)())
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative number, got {value!r}.")
+        self._learning_rate = value
+
+    lr = learning_rate
+
+    def _current_lr(self) -> float:
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else lr
+
+    # -- state
+    def build(self, params: np.ndarray, segments: list[slice] | None = None) -> None:
+        """Allocate the slots for a flat weight vector; ``segments`` are the weights' slices (for clipnorm)."""
+        self._segments = list(segments) if segments is not None else [slice(0, params.size)]
+        self._tmp = np.empty_like(params)
+        for name in self.slot_names:
+            setattr(self, name, self._initial_slot(name, params))
+        self.built = True
+
+    def _initial_slot(self, name: str, params: np.ndarray) -> np.ndarray:
+        return np.zeros_like(params)
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        return [np.array(self.iterations)] + [getattr(self, n) for n in self.slot_names] if self.built else []
+
+    # -- one step
+    def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update ``params`` in place from ``grads`` (both flat, same shape); may modify ``grads``."""
+        if not self.built:
+            self.build(params)
+        lr = self._current_lr()
+        self._clip(grads)
+        if self.weight_decay:
+            params -= params * (self.weight_decay * lr)
+        self.update(params, grads, lr, self.iterations + 1)
+        self.iterations += 1
+
+    def update(self, w: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
+        raise NotImplementedError
+
+    def _clip(self, grads: np.ndarray) -> None:
+        if self.clipnorm:
+            for s in self._segments:
+                norm = float(np.sqrt(np.square(grads[s]).sum()))
+                if norm > self.clipnorm:
+                    grads[s] *= self.clipnorm / norm
+        elif self.global_clipnorm:
+            norm = float(np.sqrt(np.square(grads).sum()))
+            if norm > self.global_clipnorm:
+                grads *= self.global_clipnorm / norm
+        elif self.clipvalue:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        config = {
+            "name": self.name,
+            "learning_rate": lr.get_config() if hasattr(lr, "get_config") else lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def describe(self) -> str:
+        """The update rule with this optimizer's numbers (shown by ``model.explain()``)."""
+        return f"{type(self).__name__}: {self.rule}"
+
+
+class _LearningRate(float):
+    """A float that also answers ``.numpy()``, as a TensorFlow variable does in course code."""
+
+    def numpy(self) -> float:
+        return float(self)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+class SGD(Optimizer):
+    """Gradient descent ``w -= lr g``; with momentum ``v = mu v - lr g; w += v``;
+    Nesterov ``w += mu v - lr g`` (with the updated ``v``)."""
+
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}.")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slot_names = ("momentums",) if self.momentum else ()
+        self.rule = (
+            "w = w - alpha * dJ/dw"
+            if not self.momentum
+            else "v = momentum * v - alpha * dJ/dw;  w = w + " + ("momentum * v - alpha * dJ/dw" if nesterov else "v")
+        )
+
+    def update(self, w, g, lr, t):
+        if not self.momentum:
+            g *= lr
+            w -= g
+            return
+        v = self.momentums
+        v *= self.momentum
+        g *= lr
+        v -= g
+        if self.nesterov:
+            np.multiply(v, self.momentum, out=self._tmp)
+            self._tmp -= g
+            w += self._tmp
+        else:
+            w += v
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """``v = rho v + (1 - rho) g^2;  w -= lr g / sqrt(v + eps)`` (eps inside the root, as Keras)."""
+
+    rule = "v = rho * v + (1 - rho) * g^2;  w = w - alpha * g / sqrt(v + eps)"
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        self.slot_names = ("velocities",) + (("average_gradients",) if centered else ()) + (
+            ("momentums",) if self.momentum else ()
+        )
+
+    def update(self, w, g, lr, t):
+        v, tmp = self.velocities, self._tmp
+        v *= self.rho
+        np.square(g, out=tmp)
+        tmp *= 1 - self.rho
+        v += tmp
+        if self.centered:
+            avg = self.average_gradients
+            avg *= self.rho
+            avg += (1 - self.rho) * g
+            np.square(avg, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+            tmp += self.epsilon
+        else:
+            np.add(v, self.epsilon, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        if self.momentum:
+            m = self.momentums
+            m *= self.momentum
+            m += tmp
+            w -= m
+        else:
+            w -= tmp
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+class Adam(Optimizer):
+    """Adam as Keras writes it (bias correction folded into the step size, eps not corrected)::
+
+        m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+        w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+    """
+
+    rule = "m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  w = w - alpha*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)"
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), amsgrad
+        self.slot_names = ("momentums", "velocities") + (("velocity_hats",) if amsgrad else ())
+
+    def update(self, w, g, lr, t):
+        m, v, tmp = self.momentums, self.velocities, self._tmp
+        # Keras's form m += (g - m)(1 - b1), not b1 m + (1 - b1) g: the same number, rounded as Keras rounds
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - self.beta_1
+        m += tmp
+        np.square(g, out=tmp)
+        tmp -= v
+        tmp *= 1 - self.beta_2
+        v += tmp
+        if self.amsgrad:
+            np.maximum(self.velocity_hats, v, out=self.velocity_hats)
+            v = self.velocity_hats
+        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        w -= tmp
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``w -= w wd lr`` before each Adam step (``wd`` = 0.004)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.rule = "w = w - w*wd*alpha;  then Adam: " + Adam.rule
+
+
+class Adagrad(Optimizer):
+    """``acc += g^2;  w -= lr g / sqrt(acc + eps)``, with ``acc`` starting at 0.1."""
+
+    slot_names = ("accumulators",)
+    rule = "acc = acc + g^2;  w = w - alpha * g / sqrt(acc + eps)"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _initial_slot(self, name, params):
+        return np.full_like(params, self.initial_accumulator_value)
+
+    def update(self, w, g, lr, t):
+        acc, tmp = self.accumulators, self._tmp
+        np.square(g, out=tmp)
+        acc += tmp
+        np.add(acc, self.epsilon, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        w -= tmp
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+_NAMES = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+    "adagrad": Adagrad,
+    "SGD": SGD,
+    "RMSprop": RMSprop,
+    "Adam": Adam,
+    "AdamW": AdamW,
+    "Adagrad": Adagrad,
+}
+
+
+def get(identifier) -> Optimizer:
+    """Resolve ``'adam'``, an optimizer class, or an optimizer object."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    if isinstance(identifier, str):
+        key = identifier if identifier in _NAMES else identifier.lower()
+        if key in _NAMES:
+            return _NAMES[key]()
+        close = difflib.get_close_matches(identifier.lower(), [k for k in _NAMES if k.islower()], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown optimizer {identifier!r}.{hint} Known optimizers: sgd, rmsprop, adam, adamw, adagrad.")
+    raise ValueError(f"Cannot use {identifier!r} as an optimizer; give a name such as 'adam' or an object such as Adam(0.001).")
