@@ -13,7 +13,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test,datasets]"
+	$(PY) -m pip install --quiet -e ".[test,datasets,plot]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -7,8 +7,20 @@
 or ``import gradfit as tf`` and keep writing ``tf.keras.…``.
 """
 
-from . import activations, backend, callbacks, initializers, layers, losses, metrics, nn, optimizers, random, regularizers
-from . import keras
+from . import (
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    keras,
+    layers,
+    losses,
+    metrics,
+    nn,
+    optimizers,
+    random,
+    regularizers,
+)
 from .models import Sequential
 
 __version__ = "0.1.0"

@@ -8,7 +8,7 @@ import numpy as np
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
-_rng = np.random.default_rng()
+_rng: np.random.Generator | None = None  # created on first use: importing numpy.random costs ~15 ms
 _name_counts: dict[str, int] = {}
 
 
@@ -37,6 +37,9 @@ def set_epsilon(value: float) -> None:
 
 def rng() -> np.random.Generator:
     """The generator behind weight initialisation, shuffling and dropout."""
+    global _rng
+    if _rng is None:
+        _rng = np.random.default_rng()
     return _rng
 
 

@@ -490,9 +490,8 @@ def get(identifier) -> Loss:
             return _NAMES[identifier]()
         close = difflib.get_close_matches(identifier, list(_NAMES), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown loss {identifier!r}.{hint} Known losses: {', '.join(sorted(k for k in _NAMES if k[0].islower()))}."
-        )
+        known = ", ".join(sorted(k for k in _NAMES if k[0].islower()))
+        raise ValueError(f"Unknown loss {identifier!r}.{hint} Known losses: {known}.")
     if callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
     raise ValueError(

@@ -65,11 +65,14 @@ class Sequential:
     def add(self, layer) -> None:
         if isinstance(layer, SymbolicTensor):
             if layer._input_layer is None:
-                raise ValueError("Sequential.add: only the result of Input(shape=…) can be added, not a layer's output.")
+                raise ValueError(
+                    "Sequential.add: only the result of Input(shape=…) can be added, not a layer's output."
+                )
             layer = layer._input_layer
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"Sequential.add: expected a layer such as Dense(units=25), got {layer!r} of type {type(layer).__name__}."
+                f"Sequential.add: expected a layer such as Dense(units=25), "
+                f"got {layer!r} of type {type(layer).__name__}."
             )
         if isinstance(layer, InputLayer) and self._layers:
             raise ValueError("Sequential.add: an Input or InputLayer can only be the first layer of the model.")
@@ -80,7 +83,7 @@ class Sequential:
         self._layers.append(layer)
         self._unbind()
         shape = self._declared_input_shape()
-        if shape is not None:
+        if shape is not None and self.layers:
             self.build(shape)
 
     def pop(self) -> Layer:
@@ -93,7 +96,9 @@ class Sequential:
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
             if not -len(self.layers) <= index < len(self.layers):
-                raise ValueError(f"get_layer: index {index} is out of range for a model with {len(self.layers)} layers.")
+                raise ValueError(
+                    f"get_layer: index {index} is out of range for a model with {len(self.layers)} layers."
+                )
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -291,42 +296,95 @@ class Sequential:
             if not self.built:
                 self.build(x.shape)
             return SymbolicTensor(self.output_shape_for(x.shape), name=self.layers[-1].name)
-        x = training.as_input_array(self, x, "x")
-        with np.errstate(over="ignore", under="ignore"):
-            return training.forward(self, x, training=training).view(Tensor)
+        from . import training as _training  # the argument `training` shadows the module here
 
-    def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
-            validation_split: float = 0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq: int = 1):
+        x = _training.as_input_array(self, x, "x")
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        self._ensure_bound()
+        x = np.ascontiguousarray(x, dtype=_training._model_dtype(self))
+        with np.errstate(over="ignore", under="ignore"):
+            return _training.forward(self, x, training=training).view(Tensor)
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs: int = 1,
+        verbose="auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq: int = 1,
+    ):
         """Train: ``epochs`` passes over the data in batches of ``batch_size`` (32), one update per batch.
 
         Returns a ``History`` whose ``history['loss'][i]`` is epoch ``i``'s cost ``J``, averaged over
         the batches of that epoch as Keras reports it.
         """
-        return training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
-                            validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-                            class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
-                            steps_per_epoch=steps_per_epoch, validation_batch_size=validation_batch_size,
-                            validation_freq=validation_freq)
+        return training.fit(
+            self,
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_batch_size=validation_batch_size,
+            validation_freq=validation_freq,
+        )
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict: bool = False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict: bool = False,
+    ):
         """The cost ``J`` (and metrics) over all of ``x, y``, regularisation included."""
-        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
-                                 callbacks=callbacks, return_dict=return_dict)
+        return training.evaluate(
+            self,
+            x,
+            y,
+            batch_size=batch_size,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            callbacks=callbacks,
+            return_dict=return_dict,
+        )
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
         """``f(x)`` for every row of ``x``, as a NumPy array ``(m, units)``."""
         return training.predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
-        return training.train_on_batch(self, x, y, sample_weight=sample_weight, class_weight=class_weight,
-                                       return_dict=return_dict)
+        return training.train_on_batch(
+            self, x, y, sample_weight=sample_weight, class_weight=class_weight, return_dict=return_dict
+        )
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
-        return training.evaluate(self, x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight,
-                                 return_dict=return_dict)
+        return training.evaluate(
+            self, x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight, return_dict=return_dict
+        )
 
     def predict_on_batch(self, x) -> np.ndarray:
         return training.predict(self, x, batch_size=len(x), verbose=0)
@@ -342,13 +400,24 @@ class Sequential:
         layers = []
         if self._layers and isinstance(self._layers[0], InputLayer):
             first = self._layers[0]
-            layers.append({"module": "keras.layers", "class_name": "InputLayer", "config": first.get_config(),
-                           "registered_name": None})
+            layers.append(
+                {
+                    "module": "keras.layers",
+                    "class_name": "InputLayer",
+                    "config": first.get_config(),
+                    "registered_name": None,
+                }
+            )
         for layer in self.layers:
-            layers.append({"module": "keras.layers", "class_name": type(layer).__name__,
-                           "config": layer.get_config(), "registered_name": None})
+            layers.append(
+                {
+                    "module": "keras.layers",
+                    "class_name": type(layer).__name__,
+                    "config": layer.get_config(),
+                    "registered_name": None,
+                }
+            )
         return {"name": self.name, "trainable": self.trainable, "dtype": backend.floatx(), "layers": layers}
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r}, layers={[layer.name for layer in self.layers]}, built={self.built}>"
-

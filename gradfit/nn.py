@@ -29,7 +29,22 @@ relu6 = _wrap(activations.relu6)
 
 def softmax(logits, axis: int = -1):
     """``e^z_j / sum_k e^z_k`` along ``axis``."""
-    return activations.softmax(logits, axis=axis).view(Tensor) if axis != -1 else activations.softmax(logits).view(Tensor)
+    return (
+        activations.softmax(logits, axis=axis).view(Tensor) if axis != -1 else activations.softmax(logits).view(Tensor)
+    )
 
 
-__all__ = ["elu", "gelu", "leaky_relu", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "swish", "tanh"]
+__all__ = [
+    "elu",
+    "gelu",
+    "leaky_relu",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "swish",
+    "tanh",
+]

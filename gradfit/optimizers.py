@@ -209,8 +209,8 @@ class RMSprop(Optimizer):
     ):
         super().__init__(learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
-        self.slot_names = ("velocities",) + (("average_gradients",) if centered else ()) + (
-            ("momentums",) if self.momentum else ()
+        self.slot_names = (
+            ("velocities",) + (("average_gradients",) if centered else ()) + (("momentums",) if self.momentum else ())
         )
 
     def update(self, w, g, lr, t):
@@ -252,8 +252,8 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam as Keras writes it (bias correction folded into the step size, eps not corrected)::
 
-        m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
-        w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+    m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+    w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
     """
 
     rule = "m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  w = w - alpha*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)"
@@ -367,5 +367,9 @@ def get(identifier) -> Optimizer:
             return _NAMES[key]()
         close = difflib.get_close_matches(identifier.lower(), [k for k in _NAMES if k.islower()], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown optimizer {identifier!r}.{hint} Known optimizers: sgd, rmsprop, adam, adamw, adagrad.")
-    raise ValueError(f"Cannot use {identifier!r} as an optimizer; give a name such as 'adam' or an object such as Adam(0.001).")
+        raise ValueError(
+            f"Unknown optimizer {identifier!r}.{hint} Known optimizers: sgd, rmsprop, adam, adamw, adagrad."
+        )
+    raise ValueError(
+        f"Cannot use {identifier!r} as an optimizer; give a name such as 'adam' or an object such as Adam(0.001)."
+    )

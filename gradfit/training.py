@@ -108,11 +108,11 @@ class _Data:
         x_arr = _numeric_array(x, "x")
         if x_arr.ndim == 1:
             as_input_array(model, x_arr)  # raises the reshape advice
+        _check_finite(x_arr, "x")  # before anything builds the model
         y_arr = _numeric_array(y, "y")
         if len(y_arr) != len(x_arr):
             raise ValueError(
-                f"x and y must have the same number of examples (rows), but x has {len(x_arr)} and y has "
-                f"{len(y_arr)}."
+                f"x and y must have the same number of examples (rows), but x has {len(x_arr)} and y has {len(y_arr)}."
             )
         if len(x_arr) == 0:
             raise ValueError(f"{who}: x and y are empty; give at least one example.")
@@ -235,7 +235,9 @@ class _Step:
         self.fused = output_is_fused(model)
         self.from_logits = self.loss.from_logits
         self.per_batch_mean = self.loss.reduction == "sum_over_batch_size"
-        self.penalized = [(s.regularizer, layer, s.name) for layer in self.layers for s in layer._specs if s.regularizer]
+        self.penalized = [
+            (s.regularizer, layer, s.name) for layer in self.layers for s in layer._specs if s.regularizer
+        ]
         if not training:
             return
         self.optimizer = model.optimizer
@@ -330,9 +332,24 @@ def _require_compiled(model, who: str) -> None:
         )
 
 
-def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-        validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-        steps_per_epoch=None, validation_batch_size=None, validation_freq=1) -> History:
+def fit(
+    model,
+    x,
+    y,
+    batch_size=None,
+    epochs=1,
+    verbose="auto",
+    callbacks=None,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
+    sample_weight=None,
+    initial_epoch=0,
+    steps_per_epoch=None,
+    validation_batch_size=None,
+    validation_freq=1,
+) -> History:
     _require_compiled(model, "fit")
     batch_size = _positive_int(batch_size, "batch_size", allow_none=True, default=32)
     epochs = _positive_int(epochs, "epochs")
@@ -374,8 +391,11 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     history = History()
     user_callbacks = list(callbacks or [])
     progbar = ProgbarLogger(verbose) if verbose else None
-    cbs = CallbackList(user_callbacks + ([progbar] if progbar else []) + [history], model,
-                       {"epochs": epochs, "steps": len(batches), "verbose": verbose})
+    cbs = CallbackList(
+        user_callbacks + ([progbar] if progbar else []) + [history],
+        model,
+        {"epochs": epochs, "steps": len(batches), "verbose": verbose},
+    )
     batch_hooks = cbs.batch_hooks
     model.stop_training = False
     model.history = history

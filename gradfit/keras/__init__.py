@@ -1,9 +1,20 @@
 """``gradfit.keras`` mirrors ``tensorflow.keras``: same module paths, same names."""
 
-
 from ..layers import Input
 from ..models import Sequential
-from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, optimizers, regularizers, utils
+from . import (
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 
 __all__ = [
     "Input",

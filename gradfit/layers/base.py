@@ -13,8 +13,6 @@ must be changed in place (``set_weights`` does that), never rebound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .. import backend
@@ -24,12 +22,13 @@ from ..tensor import SymbolicTensor, Tensor
 Shape = tuple
 
 
-@dataclass
 class WeightSpec:
-    name: str
-    shape: tuple
-    trainable: bool
-    regularizer: Regularizer | None = None
+    """What a layer declared about one of its weights (a plain class: dataclasses cost import time)."""
+
+    __slots__ = ("name", "shape", "trainable", "regularizer")
+
+    def __init__(self, name: str, shape: tuple, trainable: bool, regularizer: Regularizer | None = None):
+        self.name, self.shape, self.trainable, self.regularizer = name, tuple(shape), trainable, regularizer
 
 
 def _snake(name: str) -> str:
@@ -187,7 +186,9 @@ class Layer:
 
     def count_params(self) -> int:
         if not self.built:
-            raise ValueError(f"Layer {self.name!r} is not built yet, so it has no weights to count; call it on data first.")
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet, so it has no weights to count; call it on data first."
+            )
         return int(sum(np.prod(s.shape, dtype=np.int64) for s in self._specs))
 
     def regularization_penalty(self) -> float:

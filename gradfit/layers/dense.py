@@ -131,5 +131,9 @@ class Dense(Layer):
 def _serialize(obj):
     if obj is None:
         return None
-    return {"module": "keras." + type(obj).__module__.split(".")[-1], "class_name": type(obj).__name__,
-            "config": obj.get_config(), "registered_name": None}
+    return {
+        "module": "keras." + type(obj).__module__.split(".")[-1],
+        "class_name": type(obj).__name__,
+        "config": obj.get_config(),
+        "registered_name": None,
+    }

@@ -38,8 +38,12 @@ class InputLayer(Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(shape=tuple(config["batch_shape"][1:]), batch_size=config["batch_shape"][0],
-                   dtype=config.get("dtype"), name=config.get("name"))
+        return cls(
+            shape=tuple(config["batch_shape"][1:]),
+            batch_size=config["batch_shape"][0],
+            dtype=config.get("dtype"),
+            name=config.get("name"),
+        )
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs) -> SymbolicTensor:

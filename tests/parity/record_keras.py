@@ -1,0 +1,135 @@
+"""Record the Keras parity fixtures: run by hand in a throwaway environment with TensorFlow, never by CI.
+
+    python -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu
+    /tmp/tfenv/bin/python tests/parity/record_keras.py            # all cases
+    /tmp/tfenv/bin/python tests/parity/record_keras.py NAME ...   # some cases
+
+For every case in ``cases.py`` this makes the data and the initial weights with NumPy from fixed seeds,
+trains the model in Keras (TensorFlow backend, float32, ``shuffle=False``) and writes
+``fixtures/<name>.npz`` with the spec (JSON), ``x``, ``y``, the weighting, the initial weights, the
+per-epoch History, the final weights, ``predict(x)`` and ``evaluate(x, y)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from cases import CASES, build, fit_kwargs  # noqa: E402
+
+FIXTURES = HERE / "fixtures"
+DIGITS = Path("/work/shared/data/course_digits_01.npz")
+
+
+def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    d = spec["data"]
+    rng = np.random.default_rng(d["seed"])
+    n = d["n"]
+    if d["kind"] == "digits":
+        with np.load(DIGITS) as f:
+            X_all, y_all = f["X"], f["y"]
+        # the file is sorted by label: shuffle once with a fixed permutation (see keras-numerics.md)
+        rows = rng.permutation(len(X_all))[:n]
+        return X_all[rows].astype(np.float32), y_all[rows].astype(np.float32)
+    f = d["features"]
+    X = rng.normal(size=(n, f)).astype(np.float32)
+    if d["kind"] == "binary":
+        w = rng.normal(size=f)
+        shift = 1.0 if d.get("imbalanced") else 0.0
+        y = ((X @ w + 0.5 * rng.normal(size=n) - shift) > 0).astype(np.float32)
+        return X, (y if d.get("flat_y") else y.reshape(n, 1))
+    if d["kind"] == "classes":
+        k = d["classes"]
+        centers = rng.normal(scale=1.5, size=(k, f))
+        labels = rng.integers(0, k, size=n)
+        X = (X + centers[labels]).astype(np.float32)
+        if d.get("one_hot"):
+            return X, np.eye(k, dtype=np.float32)[labels]
+        return X, (labels if d.get("flat_y") else labels.reshape(n, 1)).astype(np.int64)
+    if d["kind"] == "regression":
+        a = rng.normal(size=(f, d["outputs"]))
+        y = np.sin(X @ a) + 0.5 * (X[:, :1] ** 2) + 0.1 * rng.normal(size=(n, d["outputs"]))
+        return X, y.astype(np.float32)
+    raise ValueError(d["kind"])
+
+
+def initial_weights(model, seed: int) -> list[np.ndarray]:
+    """Glorot-uniform kernels and small non-zero biases, from NumPy (so both libraries start identically)."""
+    rng = np.random.default_rng(1000 + seed)
+    out = []
+    for w in model.get_weights():
+        if w.ndim == 2:
+            limit = np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+            out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
+        else:
+            out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
+    return out
+
+
+def record(spec: dict) -> Path:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    X, y = make_data(spec)
+    n = len(X)
+    sample_weight = None
+    if spec["weights"] == "sample_weight":
+        sample_weight = np.random.default_rng(spec["data"]["seed"] + 500).uniform(0.2, 2.0, size=n)
+        sample_weight = sample_weight.astype(np.float32)
+    model = build(keras, spec, X.shape[1])
+    w0 = initial_weights(model, spec["data"]["seed"])
+    model.set_weights(w0)
+    history = model.fit(X, y, **fit_kwargs(spec, sample_weight)).history
+    arrays = {
+        "spec": np.array(json.dumps(spec, sort_keys=True)),
+        "x": X,
+        "y": y,
+        "pred": model.predict(X, verbose=0),
+        "evaluate": np.array([v for _, v in sorted(model.evaluate(X, y, verbose=0, return_dict=True).items())]),
+        "evaluate_keys": np.array(sorted(model.evaluate(X, y, verbose=0, return_dict=True))),
+        "history_keys": np.array(sorted(history)),
+        "versions": np.array(json.dumps({"keras": keras.__version__, "tensorflow": _tf_version()})),
+    }
+    if sample_weight is not None:
+        arrays["sample_weight"] = sample_weight
+    for key, values in history.items():
+        arrays["history/" + key] = np.asarray(values, dtype=np.float64)
+    for i, w in enumerate(w0):
+        arrays[f"initial/{i}"] = w
+    for i, w in enumerate(model.get_weights()):
+        arrays[f"final/{i}"] = w
+    FIXTURES.mkdir(exist_ok=True)
+    path = FIXTURES / f"{spec['name']}.npz"
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def _tf_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
+
+
+def main(names: list[str]) -> None:
+    unknown = set(names) - {c["name"] for c in CASES}
+    if unknown:
+        raise SystemExit(f"unknown case(s): {sorted(unknown)}")
+    for spec in CASES:
+        if names and spec["name"] not in names:
+            continue
+        path = record(spec)
+        print(f"{path.relative_to(HERE.parent.parent)}  {path.stat().st_size / 1024:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
