@@ -112,6 +112,8 @@ def _linear_grad(z, a, da):
 
 
 def _sigmoid(z, out):
+    if out is None:  # a 0-d input would otherwise turn into a NumPy scalar that out= cannot write into
+        out = np.empty_like(z)
     out = np.negative(z, out=out)
     np.exp(out, out=out)
     out += 1
@@ -266,6 +268,8 @@ def _exponential_grad(z, a, da):
 
 
 def _hard_sigmoid(z, out):
+    if out is None:
+        out = np.empty_like(z)
     out = np.multiply(z, 1 / 6, out=out)
     out += 0.5
     return np.clip(out, 0, 1, out=out)

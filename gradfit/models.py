@@ -389,6 +389,22 @@ class Sequential:
     def predict_on_batch(self, x) -> np.ndarray:
         return training.predict(self, x, batch_size=len(x), verbose=0)
 
+    # ----------------------------------------------------------------- looking inside fit
+    def compute_gradients(self, x, y, sample_weight=None) -> tuple[float, list[np.ndarray]]:
+        """The cost ``J`` over ``(x, y)`` and backprop's ``dJ/dw`` per trainable weight, without updating.
+
+        Returns ``(J, [dJ/dW[1], dJ/db[1], dJ/dW[2], …])`` in ``model.trainable_weights`` order.
+        """
+        return training.compute_gradients(self, x, y, sample_weight)
+
+    def explain(self, print_fn=None) -> str:
+        """Print (and return) the formulas of this model's forward pass, cost, backward pass and update."""
+        from .explain import explain_text
+
+        text = explain_text(self)
+        (print_fn or print)(text)
+        return text
+
     # ----------------------------------------------------------------- description
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
         from .summary import summary_text

@@ -287,17 +287,22 @@ class _Step:
         for reg, layer, name in self.regularized:
             reg.add_grad(getattr(layer, name), getattr(layer, "grad_" + name))
 
-    def __call__(self, x, y, sw) -> tuple[float, np.ndarray]:
-        """One step of gradient descent on a batch; returns the batch's cost and the model's output."""
+    def gradients(self, x, y, sw, training: bool = True) -> tuple[float, np.ndarray]:
+        """Forward, cost and backward on a batch: fills every ``grad_*`` array; returns ``J`` and ``f(x)``."""
         a = x
         for layer in self.layers:
-            a = layer.forward(a, True)
-        m = x.shape[0]
-        value, d = self.loss_and_output_grad(y, sw, m)
+            a = layer.forward(a, training)
+        value, d = self.loss_and_output_grad(y, sw, x.shape[0])
         if self.penalized:
             value += self.penalty()
         if self.backward_layers:
             self.backward(d)
+        return value, a
+
+    def __call__(self, x, y, sw) -> tuple[float, np.ndarray]:
+        """One step of gradient descent on a batch; returns the batch's cost and the model's output."""
+        value, a = self.gradients(x, y, sw)
+        if self.backward_layers:
             self.optimizer.apply(self.params, self.grads)
         return value, a
 
@@ -527,3 +532,20 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
         return logs
     values = [logs["loss"]] + [logs[m.name] for m in model.compiled_metrics]
     return values[0] if len(values) == 1 else values
+
+
+def compute_gradients(model, x, y, sample_weight=None) -> tuple[float, list[np.ndarray]]:
+    """The cost ``J`` on ``(x, y)`` as one batch and ``dJ/dw`` for each trainable weight (no update).
+
+    The gradients come in ``model.trainable_weights`` order: ``[dJ/dW[1], dJ/db[1], dJ/dW[2], …]``.
+    Layers that behave differently in training (dropout) run in inference mode, so the result is
+    deterministic.
+    """
+    _require_compiled(model, "compute_gradients")
+    data = _Data(model, x, y, sample_weight, who="compute_gradients")
+    step = _Step(model)
+    with np.errstate(over="ignore", under="ignore"):
+        model.parameter_gradients[...] = 0
+        value, _ = step.gradients(data.x, data.y_loss, data.sample_weight, training=False)
+    grads = [np.array(getattr(layer, "grad_" + s.name)) for layer in model.layers for s in layer.trainable_specs]
+    return value, grads

@@ -3,5 +3,6 @@
 from .base import Layer
 from .dense import Dense
 from .input_layer import Input, InputLayer
+from .normalization import Normalization
 
-__all__ = ["Dense", "Input", "InputLayer", "Layer"]
+__all__ = ["Dense", "Input", "InputLayer", "Layer", "Normalization"]

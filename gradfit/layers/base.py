@@ -113,10 +113,10 @@ class Layer:
         initializer,
         regularizer: Regularizer | None = None,
         trainable: bool = True,
+        dtype=None,
     ) -> np.ndarray:
-        dtype = self.dtype or backend.floatx()
-        self.dtype = dtype
-        value = initializer(shape, dtype=dtype)
+        self.dtype = self.dtype or backend.floatx()
+        value = initializer(shape, dtype=dtype or self.dtype)
         self._specs.append(WeightSpec(name, tuple(shape), trainable, regularizer))
         setattr(self, name, value)
         if trainable:
