@@ -165,7 +165,7 @@ def plot_digits(X, y, y_pred=None, image_size: int | None = None, n: int = 64, s
         else:
             wrong = pred[i] != y[i]
             ax.set_title(f"{y[i]:g},{pred[i]:g}", fontsize=8, color="red" if wrong else "black")
-    fig.suptitle("label,yhat (mistakes in red)" if pred is not None else "label", fontsize=10)
+    fig.suptitle("label,yhat" if pred is not None else "label", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -377,8 +377,8 @@ def plot_units(model, X, layer=0, resolution: int = 100, margin: float = 0.1, ma
       it shows the region of inputs that switches the unit on.
     * With 1 input feature each panel is the unit's activation as a curve over the inputs.
     * With wider inputs (e.g. the 400 pixels of a 20x20 digit) each panel shows the unit's incoming
-      weights ``W[:, j]`` of the first ``Dense`` layer as an image, reshaped to a square column by column
-      as the course's images are (``w.reshape(s, s).T``), or as one row when the width is not a square.
+      weights ``W[:, j]`` as an image: for the first layer, whose inputs are the pixels, reshaped to a
+      square column by column as the course's images are (``w.reshape(s, s).T``); otherwise as one row.
 
     Parameters
     ----------
@@ -412,7 +412,10 @@ def plot_units(model, X, layer=0, resolution: int = 100, margin: float = 0.1, ma
         raise ValueError(f"plot_units: layer {target.name!r} has no units with weights; choose a Dense layer.")
     n_units = min(kernel.shape[1], int(max_units))
     n_features = X.shape[1]
-    fig, axes = _panel_grid(plt, n_units, max_cols=4 if n_features > 2 else 3, panel_size=(3.6, 3.0))
+    if n_features <= 2:
+        fig, axes = _panel_grid(plt, n_units, max_cols=3, panel_size=(3.6, 3.0))
+    else:
+        fig, axes = _panel_grid(plt, n_units, max_cols=8, panel_size=(1.5, 1.7))
     prefix = f"{target.name}: "
 
     if n_features == 2:
@@ -441,7 +444,7 @@ def plot_units(model, X, layer=0, resolution: int = 100, margin: float = 0.1, ma
     else:
         weights = np.asarray(kernel, dtype=float)
         side = int(round(np.sqrt(weights.shape[0])))
-        square = side * side == weights.shape[0]
+        square = index == 0 and side * side == weights.shape[0]
         for j, ax in enumerate(axes):
             w = weights[:, j]
             picture = w.reshape(side, side).T if square else w.reshape(1, -1)
@@ -450,7 +453,7 @@ def plot_units(model, X, layer=0, resolution: int = 100, margin: float = 0.1, ma
             ax.set_axis_off()
             ax.set_title(f"unit {j}", fontsize=9)
         fig.suptitle(prefix + "incoming weights of each unit (red excites, blue inhibits)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
