@@ -1,0 +1,360 @@
+"""Optimizers step by step against Keras's update rules, written out by hand here (not taken from gradfit)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import gradfit
+from gradfit import backend, optimizers
+from gradfit.keras import Input, Sequential
+from gradfit.layers import Dense
+
+EPS = 1e-7
+W0 = np.array([0.5, -1.2, 2.0, 0.0, -0.3])
+# gradients whose size changes a lot from step to step, so that AMSGrad's running maximum matters
+GRADS = [
+    np.array([3.0, -2.0, 0.5, 1.0, -4.0]),
+    np.array([0.1, 0.2, -0.1, -0.05, 0.3]),
+    np.array([-2.0, 1.5, 0.0, 0.7, 2.5]),
+    np.array([0.05, -0.01, 0.02, 0.0, -0.04]),
+    np.array([1.0, 1.0, -1.0, -1.0, 0.5]),
+]
+
+
+@pytest.fixture
+def float64():
+    backend.set_floatx("float64")
+    try:
+        yield
+    finally:
+        backend.set_floatx("float32")
+
+
+def run(opt, w0=W0, grads=GRADS):
+    """The weights after each step of ``opt`` on the flat float64 vector w0."""
+    w = w0.copy()
+    out = []
+    for g in grads:
+        opt.apply(w, g.copy())
+        out.append(w.copy())
+    return out
+
+
+# --------------------------------------------------------------------------- Keras's rules, by hand
+
+
+def sgd(lr=0.01, momentum=0.0, nesterov=False):
+    w, m, out = W0.copy(), np.zeros_like(W0), []
+    for g in GRADS:
+        if momentum:
+            m = momentum * m - lr * g
+            w = w + (momentum * m - lr * g if nesterov else m)
+        else:
+            w = w - lr * g
+        out.append(w)
+    return out
+
+
+def rmsprop(lr=0.001, rho=0.9, momentum=0.0, centered=False, eps=EPS):
+    w, v, avg, mom, out = W0.copy(), np.zeros_like(W0), np.zeros_like(W0), np.zeros_like(W0), []
+    for g in GRADS:
+        v = rho * v + (1 - rho) * g**2
+        if centered:
+            avg = rho * avg + (1 - rho) * g
+            step = lr * g / np.sqrt(v - avg**2 + eps)
+        else:
+            step = lr * g / np.sqrt(v + eps)  # eps inside the root
+        if momentum:
+            mom = momentum * mom + step
+            w = w - mom
+        else:
+            w = w - step
+        out.append(w)
+    return out
+
+
+def f32(x):
+    """A Python float as TensorFlow's ``tf.cast(x, float64)`` sees it: through float32 first."""
+    return float(np.float32(x))
+
+
+def adam_alpha(lr, b1, b2, t):
+    # bias correction folded into the step size; Keras computes the powers from ops.cast(beta, dtype), which
+    # rounds a Python float through float32 (0.999 -> 0.99900001), while m and v use the exact 1 - beta
+    return lr * math.sqrt(1 - f32(b2) ** t) / (1 - f32(b1) ** t)
+
+
+def adam(lr=0.001, b1=0.9, b2=0.999, eps=EPS, amsgrad=False, weight_decay=0.0):
+    w, m, v, vhat, out = W0.copy(), np.zeros_like(W0), np.zeros_like(W0), np.zeros_like(W0), []
+    for t, g in enumerate(GRADS, start=1):
+        w = w - w * weight_decay * lr  # decoupled weight decay first (AdamW)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        if amsgrad:
+            vhat = np.maximum(vhat, v)
+        alpha = adam_alpha(lr, b1, b2, t)
+        w = w - alpha * m / (np.sqrt(vhat if amsgrad else v) + eps)
+        out.append(w)
+    return out
+
+
+def adagrad(lr=0.001, initial=0.1, eps=EPS):
+    w, acc, out = W0.copy(), np.full_like(W0, initial), []
+    for g in GRADS:
+        acc = acc + g**2
+        w = w - lr * g / np.sqrt(acc + eps)
+        out.append(w)
+    return out
+
+
+CASES = [
+    ("sgd_default", lambda: optimizers.SGD(), lambda: sgd()),
+    ("sgd_lr", lambda: optimizers.SGD(0.3), lambda: sgd(lr=0.3)),
+    # momentum and weight decay reach TensorFlow through ops.cast (float32 first, as the betas in adam_alpha);
+    # 0.75, 0.875 and 0.25 are exact in float32, so these cases don't depend on that rounding
+    ("sgd_momentum", lambda: optimizers.SGD(0.1, momentum=0.75), lambda: sgd(0.1, 0.75)),
+    ("sgd_nesterov", lambda: optimizers.SGD(0.1, momentum=0.875, nesterov=True), lambda: sgd(0.1, 0.875, True)),
+    ("rmsprop_default", lambda: optimizers.RMSprop(), lambda: rmsprop()),
+    ("rmsprop_lr_rho", lambda: optimizers.RMSprop(0.05, rho=0.5), lambda: rmsprop(0.05, 0.5)),
+    ("rmsprop_big_eps", lambda: optimizers.RMSprop(0.01, epsilon=0.5), lambda: rmsprop(0.01, eps=0.5)),
+    ("rmsprop_centered", lambda: optimizers.RMSprop(0.01, centered=True), lambda: rmsprop(0.01, centered=True)),
+    ("rmsprop_momentum", lambda: optimizers.RMSprop(0.01, momentum=0.9), lambda: rmsprop(0.01, momentum=0.9)),
+    (
+        "rmsprop_centered_momentum",
+        lambda: optimizers.RMSprop(0.01, rho=0.8, momentum=0.5, centered=True),
+        lambda: rmsprop(0.01, 0.8, 0.5, True),
+    ),
+    ("adam_default", lambda: optimizers.Adam(), lambda: adam()),
+    (
+        "adam_custom",
+        lambda: optimizers.Adam(0.1, beta_1=0.8, beta_2=0.99, epsilon=0.01),
+        lambda: adam(0.1, 0.8, 0.99, 0.01),
+    ),
+    ("adam_amsgrad", lambda: optimizers.Adam(0.1, amsgrad=True), lambda: adam(0.1, amsgrad=True)),
+    ("adamw_default", lambda: optimizers.AdamW(), lambda: adam(weight_decay=0.004)),
+    ("adamw_strong", lambda: optimizers.AdamW(0.1, weight_decay=0.5), lambda: adam(0.1, weight_decay=0.5)),
+    ("adam_weight_decay", lambda: optimizers.Adam(0.1, weight_decay=0.25), lambda: adam(0.1, weight_decay=0.25)),
+    ("adagrad_default", lambda: optimizers.Adagrad(), lambda: adagrad()),
+    ("adagrad_custom", lambda: optimizers.Adagrad(0.5, initial_accumulator_value=1.0), lambda: adagrad(0.5, 1.0)),
+]
+
+
+@pytest.mark.parametrize("name,make,expected", CASES, ids=[c[0] for c in CASES])
+def test_steps_follow_the_keras_rule(name, make, expected):
+    opt = make()
+    got = run(opt)
+    want = expected()
+    for t, (w, e) in enumerate(zip(got, want), start=1):
+        np.testing.assert_allclose(w, e, rtol=1e-12, atol=1e-15, err_msg=f"{name}, step {t}")
+    assert opt.iterations == len(GRADS)
+    assert not np.allclose(got[-1], W0)
+
+
+@pytest.mark.parametrize(
+    "variant,reference",
+    [
+        (lambda: nesterov_run(), lambda: run(optimizers.SGD(0.1, momentum=0.8))),
+        (lambda: run(optimizers.Adam(0.1, amsgrad=True)), lambda: run(optimizers.Adam(0.1))),
+        (lambda: run(optimizers.RMSprop(0.01, centered=True)), lambda: run(optimizers.RMSprop(0.01))),
+        (lambda: run(optimizers.RMSprop(0.01, momentum=0.9)), lambda: run(optimizers.RMSprop(0.01))),
+        (lambda: run(optimizers.AdamW(0.1, weight_decay=0.5)), lambda: run(optimizers.Adam(0.1))),
+    ],
+    ids=["nesterov", "amsgrad", "centered", "rmsprop_momentum", "adamw"],
+)
+def test_each_variant_changes_the_trajectory(variant, reference):
+    # the hand-checked cases above would not notice an option that is silently ignored otherwise
+    assert not np.allclose(variant()[-1], reference()[-1], rtol=1e-6)
+
+
+def nesterov_run():
+    return run(optimizers.SGD(0.1, momentum=0.8, nesterov=True))
+
+
+def test_float32_weights_stay_float32():
+    w = W0.astype(np.float32)
+    opt = optimizers.Adam(0.1)
+    opt.apply(w, GRADS[0].astype(np.float32))
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w, adam(0.1)[0], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def test_defaults_match_keras():
+    assert optimizers.SGD().learning_rate == pytest.approx(0.01)
+    sgd_opt = optimizers.SGD()
+    assert sgd_opt.momentum == 0.0 and sgd_opt.nesterov is False
+    rms = optimizers.RMSprop()
+    assert (rms.learning_rate, rms.rho, rms.momentum, rms.epsilon, rms.centered) == (0.001, 0.9, 0.0, 1e-7, False)
+    a = optimizers.Adam()
+    assert (a.learning_rate, a.beta_1, a.beta_2, a.epsilon, a.amsgrad) == (0.001, 0.9, 0.999, 1e-7, False)
+    assert not a.weight_decay
+    aw = optimizers.AdamW()
+    assert (aw.learning_rate, aw.weight_decay, aw.beta_1, aw.beta_2, aw.epsilon) == (0.001, 0.004, 0.9, 0.999, 1e-7)
+    ag = optimizers.Adagrad()
+    assert (ag.learning_rate, ag.initial_accumulator_value, ag.epsilon) == (0.001, 0.1, 1e-7)
+
+
+# --------------------------------------------------------------------------- the learning rate
+
+
+def test_learning_rate_positional_and_keyword():
+    assert optimizers.SGD(0.2).learning_rate == pytest.approx(0.2)
+    assert optimizers.SGD(learning_rate=0.3).learning_rate == pytest.approx(0.3)
+    assert optimizers.Adam(0.02).learning_rate == pytest.approx(0.02)
+    assert optimizers.RMSprop(learning_rate=0.04).learning_rate == pytest.approx(0.04)
+    assert optimizers.Adagrad(0.5).learning_rate == pytest.approx(0.5)
+    assert optimizers.AdamW(learning_rate=0.6).learning_rate == pytest.approx(0.6)
+
+
+def test_learning_rate_has_numpy_and_behaves_as_a_float():
+    lr = optimizers.Adam(0.0025).learning_rate
+    assert lr.numpy() == pytest.approx(0.0025)
+    assert isinstance(lr.numpy(), float)
+    assert float(lr) * 2 == pytest.approx(0.005)
+    assert np.isclose(lr, 0.0025)
+    assert f"{lr:.4f}" == "0.0025"
+
+
+def test_learning_rate_can_be_set_between_steps():
+    opt = optimizers.SGD(0.1)
+    w = W0.copy()
+    opt.apply(w, GRADS[0].copy())
+    np.testing.assert_allclose(w, W0 - 0.1 * GRADS[0], rtol=1e-14)
+    opt.learning_rate = 0.5
+    assert opt.learning_rate == pytest.approx(0.5)
+    assert opt.learning_rate.numpy() == pytest.approx(0.5)
+    before = w.copy()
+    opt.apply(w, GRADS[1].copy())
+    np.testing.assert_allclose(w, before - 0.5 * GRADS[1], rtol=1e-14)
+    # a value that has .numpy() is accepted too
+    opt.learning_rate = optimizers.SGD(0.25).learning_rate
+    assert opt.learning_rate == pytest.approx(0.25)
+
+
+def test_invalid_learning_rate_is_refused():
+    with pytest.raises(ValueError, match="learning_rate"):
+        optimizers.SGD(-0.1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        optimizers.Adam(float("nan"))
+    with pytest.raises(ValueError, match="momentum"):
+        optimizers.SGD(0.1, momentum=1.5)
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def test_clipnorm_clips_each_weight_separately():
+    segments = [slice(0, 3), slice(3, 5)]
+    g = np.array([3.0, 4.0, 0.0, 0.3, 0.4])  # norms 5 and 0.5
+    opt = optimizers.SGD(1.0, clipnorm=1.0)
+    w = np.zeros(5)
+    opt.build(w, segments)
+    opt.apply(w, g.copy())
+    np.testing.assert_allclose(w, -np.array([0.6, 0.8, 0.0, 0.3, 0.4]), rtol=1e-14)
+
+
+def test_global_clipnorm_clips_all_weights_together():
+    segments = [slice(0, 3), slice(3, 5)]
+    g = np.array([3.0, 4.0, 0.0, 0.0, 12.0])  # global norm 13
+    opt = optimizers.SGD(1.0, global_clipnorm=2.6)
+    w = np.zeros(5)
+    opt.build(w, segments)
+    opt.apply(w, g.copy())
+    np.testing.assert_allclose(w, -g * (2.6 / 13), rtol=1e-14)
+    # below the threshold nothing changes
+    opt = optimizers.SGD(1.0, global_clipnorm=20.0)
+    w = np.zeros(5)
+    opt.apply(w, g.copy())
+    np.testing.assert_allclose(w, -g, rtol=1e-14)
+
+
+def test_clipvalue_clips_each_component():
+    opt = optimizers.SGD(1.0, clipvalue=0.5)
+    w = np.zeros(4)
+    opt.apply(w, np.array([2.0, -3.0, 0.25, -0.1]))
+    np.testing.assert_allclose(w, [-0.5, 0.5, -0.25, 0.1], rtol=1e-14)
+
+
+def test_clipping_happens_before_adam_statistics():
+    g = np.array([30.0, -40.0])
+    opt = optimizers.Adam(0.1, clipnorm=5.0)
+    w = np.zeros(2)
+    opt.apply(w, g.copy())
+    clipped = g * 5.0 / 50.0
+    m, v = 0.1 * clipped, 0.001 * clipped**2
+    alpha = adam_alpha(0.1, 0.9, 0.999, 1)
+    np.testing.assert_allclose(w, -alpha * m / (np.sqrt(v) + EPS), rtol=1e-12)
+
+
+def test_only_one_clipping_option():
+    with pytest.raises(ValueError, match="Only one"):
+        optimizers.SGD(clipnorm=1.0, clipvalue=1.0)
+
+
+# --------------------------------------------------------------------------- names and compile
+
+
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("adam", optimizers.Adam),
+        ("sgd", optimizers.SGD),
+        ("rmsprop", optimizers.RMSprop),
+        ("adamw", optimizers.AdamW),
+        ("adagrad", optimizers.Adagrad),
+        ("Adam", optimizers.Adam),
+        ("RMSprop", optimizers.RMSprop),
+    ],
+)
+def test_string_names(name, cls):
+    opt = optimizers.get(name)
+    assert type(opt) is cls
+    assert opt.learning_rate == pytest.approx(cls().learning_rate)
+
+
+def test_get_accepts_objects_and_classes():
+    opt = optimizers.Adam(0.3)
+    assert optimizers.get(opt) is opt
+    assert type(optimizers.get(optimizers.SGD)) is optimizers.SGD
+    assert gradfit.keras.optimizers.Adam is optimizers.Adam
+
+
+def test_unknown_optimizer_names_suggest_the_closest():
+    with pytest.raises(ValueError, match="Did you mean 'adam'"):
+        optimizers.get("adma")
+    with pytest.raises(ValueError, match="Did you mean 'rmsprop'"):
+        optimizers.get("rmsprp")
+    with pytest.raises(ValueError, match="Unknown optimizer"):
+        optimizers.get("lbfgs_deluxe")
+    with pytest.raises(ValueError):
+        optimizers.get(3.0)
+
+
+def test_compile_with_a_name_resolves_the_optimizer():
+    model = Sequential([Input((2,)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    assert type(model.optimizer) is optimizers.Adam
+    opt = optimizers.SGD(0.5)
+    model.compile(optimizer=opt, loss="mse")
+    assert model.optimizer is opt
+
+
+def test_compile_without_an_optimizer_uses_rmsprop(float64):
+    model = Sequential([Input((2,)), Dense(1)])
+    model.compile(loss="mse")
+    assert type(model.optimizer) is optimizers.RMSprop
+    assert model.optimizer.learning_rate == pytest.approx(0.001)
+    W, b = np.array([[0.5], [-0.25]]), np.array([0.1])
+    model.set_weights([W, b])
+    x = np.array([[1.0, 2.0], [-1.0, 0.5], [0.0, 3.0]])
+    y = np.array([[1.0], [0.0], [-1.0]])
+    # MSE gradients by hand, then one RMSprop step with Keras's defaults
+    e = x @ W + b - y
+    gW, gb = 2 * x.T @ e / len(x), 2 * e.sum(axis=0) / len(x)
+    model.train_on_batch(x, y)
+    for w, w0, g in ((model.get_weights()[0], W, gW), (model.get_weights()[1], b, gb)):
+        v = 0.1 * g**2
+        np.testing.assert_allclose(w, w0 - 0.001 * g / np.sqrt(v + EPS), rtol=1e-12)
