@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, losses, optimizers, training
+from . import advice, backend, losses, optimizers, training
 from . import metrics as metrics_module
 from .layers.base import Layer
 from .layers.input_layer import InputLayer
@@ -285,6 +285,8 @@ class Sequential:
         self.compiled_metrics = []
         self._metrics_shapes = None
         self.compiled = True
+        if self.built:  # advice on structure and loss now; otherwise fit gives it once shapes are known
+            advice.check_model(self)
 
     @property
     def metrics_names(self) -> list[str]:

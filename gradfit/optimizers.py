@@ -54,7 +54,7 @@ class Optimizer:
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or _KERAS_NAMES.get(type(self).__name__) or _snake(type(self).__name__)
         self.iterations = 0
         self.built = False
         self._segments: list[slice] = []
@@ -150,6 +150,10 @@ class _LearningRate(float):
 
     def numpy(self) -> float:
         return float(self)
+
+
+#: Keras 3's default optimizer names (``keras.optimizers.RMSprop().name == "rmsprop"``)
+_KERAS_NAMES = {"SGD": "SGD", "RMSprop": "rmsprop", "Adam": "adam", "AdamW": "adamw", "Adagrad": "adagrad"}
 
 
 def _snake(name: str) -> str:
@@ -284,7 +288,11 @@ class Adam(Optimizer):
         if self.amsgrad:
             np.maximum(self.velocity_hats, v, out=self.velocity_hats)
             v = self.velocity_hats
-        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        # Keras computes alpha in the weights' dtype from betas cast through float32 (TensorFlow's type for a
+        # Python float): beta_2 = 0.999 is really 0.99900001, which moves alpha by ~6e-6 at step 1.
+        f = w.dtype.type
+        b1, b2 = f(np.float32(self.beta_1)), f(np.float32(self.beta_2))
+        alpha = f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
         np.sqrt(v, out=tmp)
         tmp += self.epsilon
         np.divide(m, tmp, out=tmp)

@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from . import backend
+from . import advice, backend
 from .callbacks import CallbackList, History, ProgbarLogger
 from .metrics import Metric, dense_targets, sparse_labels
 from .metrics import get as get_metric
@@ -121,6 +121,8 @@ class _Data:
         if model.built and tuple(model.input_shape[1:]) != tuple(input_shape[1:]):
             as_input_array(model, x_arr)  # raises the feature-count message
         output_shape = model.output_shape_for(input_shape)
+        advice.check_model(model)  # GradfitAdvice warnings only; before the loss can refuse the targets
+        advice.check_data(model, y_arr, output_shape)
         loss = model._loss
         y_loss = loss.prepare_targets(y_arr, (len(y_arr),) + tuple(output_shape[1:]))
         loss.check_targets(y_loss)
@@ -370,15 +372,17 @@ def fit(
     if shuffle not in (True, False):
         raise ValueError(f"shuffle must be True or False, got {shuffle!r}.")
 
+    if validation_split:  # checked before _Data builds the model
+        n = len(_numeric_array(x, "x"))
+        at = int(math.floor(n * (1.0 - validation_split)))
+        if at == 0 or at == n:
+            raise ValueError(
+                f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
+                f"examples out of {n}; choose a fraction that leaves some of each."
+            )
     data = _Data(model, x, y, sample_weight, class_weight)
     val = None
     if validation_split:
-        at = int(math.floor(data.n * (1.0 - validation_split)))
-        if at == 0 or at == data.n:
-            raise ValueError(
-                f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
-                f"examples out of {data.n}; choose a fraction that leaves some of each."
-            )
         data, val = data.split(at)
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -435,8 +439,8 @@ def fit(
                 m = end - start
                 loss_total += value * m
                 seen += m
-                for metric, yt in metric_targets:
-                    metric.update_prepared(yt[start:end], out, sw)
+                for metric, yt in metric_targets:  # compile(metrics=…) ignores sample weights, as Keras 3
+                    metric.update_prepared(yt[start:end], out, None)
                 if batch_hooks:
                     cbs.on_train_batch_end(i, _logs(loss_total, seen, metrics))
                 if bar is not None and bar.due():
@@ -468,7 +472,7 @@ def _evaluate_data(model, data: _Data, batch_size: int, prefix: str = "") -> dic
         value, _ = step.loss_and_output_grad(data.y_loss[start:end], sw, end - start)
         loss_total += (value + penalty) * (end - start)
         for metric in metrics:
-            metric.update_prepared(data.kinds[metric.target_kind][start:end], out, sw)
+            metric.update_prepared(data.kinds[metric.target_kind][start:end], out, None)  # unweighted, as Keras
     logs = _logs(loss_total, data.n, metrics, prefix)
     if prefix:  # validation must not disturb the training metrics' running state
         for metric, (total, count) in zip(metrics, saved):
@@ -526,7 +530,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     with np.errstate(over="ignore", under="ignore"):
         value, out = step(data.x, data.y_loss, data.sample_weight)
     for metric in model.compiled_metrics:
-        metric.update_prepared(data.kinds[metric.target_kind], out, data.sample_weight)
+        metric.update_prepared(data.kinds[metric.target_kind], out, None)  # unweighted, as Keras
     logs = _logs(value * data.n, data.n, model.compiled_metrics)
     if return_dict:
         return logs
