@@ -21,12 +21,14 @@ from . import (
     random,
     regularizers,
 )
+from .advice import GradfitAdvice
 from .gradcheck import check_gradients
 from .models import Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradfitAdvice",
     "Sequential",
     "check_gradients",
     "activations",
