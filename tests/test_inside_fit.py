@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ import gradfit
 from gradfit import activations
 from gradfit.keras import Input, Sequential, losses
 from gradfit.keras.layers import Dense, Normalization
-from gradfit.keras.regularizers import L1, L2, L1L2
+from gradfit.keras.regularizers import L1, L1L2, L2
 
 SMOOTH = ["sigmoid", "tanh", "linear", "elu", "selu", "softplus", "softsign", "silu", "gelu", "exponential"]
 KINKED = ["relu", "leaky_relu", "relu6", "hard_sigmoid"]
@@ -42,6 +44,9 @@ def float64():
     ],
 )
 def test_check_gradients_every_activation_and_loss(float64, hidden, loss_name):
+    # a fixed seed: with random weights a unit can land within eps of a kink (relu, |e|) or where
+    # exponential's curvature makes the centred difference itself inexact; seed 0 avoids both
+    gradfit.keras.utils.set_random_seed(0)
     x, rng = _data()
     classes = 3
     labels = rng.integers(0, classes, len(x))
@@ -65,7 +70,9 @@ def test_check_gradients_every_activation_and_loss(float64, hidden, loss_name):
             Dense(units, activation=out_act, bias_regularizer=L1(0.001)),
         ]
     )
-    model.compile(loss=loss, optimizer="sgd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradfit.GradfitAdvice)  # linear hidden layers are part of the sweep
+        model.compile(loss=loss, optimizer="sgd")
     worst = gradfit.check_gradients(model, x, y, max_entries_per_weight=None)
     # kinks (relu at 0, |e| at 0, hard_sigmoid's corners) are measure-zero for random data: stay strict
     assert worst < 1e-6, worst
