@@ -9,6 +9,7 @@ or ``import gradfit as tf`` and keep writing ``tf.keras.…``.
 
 from . import (
     activations,
+    autograph,
     backend,
     callbacks,
     initializers,
@@ -32,6 +33,7 @@ __all__ = [
     "Sequential",
     "check_gradients",
     "activations",
+    "autograph",
     "backend",
     "callbacks",
     "initializers",
