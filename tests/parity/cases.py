@@ -9,7 +9,8 @@ Each case is a plain dict (stored as JSON in its fixture, so the test replays ex
 - ``fit``: extra ``fit`` arguments (``batch_size``, ``epochs``, ``validation_split``); ``shuffle=False`` and
   ``verbose=0`` are always added;
 - ``weights``: ``None``, ``"sample_weight"`` or ``"class_weight"``: which weighting the fixture holds;
-- ``data``: how ``record_keras.py`` makes ``X`` and ``y`` (the fixture stores the arrays themselves).
+- ``data``: how ``record_keras.py`` makes ``X`` and ``y`` (the fixture stores the arrays themselves);
+- ``init_scale`` (optional): a factor on the initial kernels ``record_keras.py`` draws (default 1).
 
 This module imports neither TensorFlow nor gradfit: ``build`` takes the ``keras`` module to use.
 """
@@ -136,6 +137,38 @@ CASES: list[dict] = [
         "fit": {"batch_size": 32, "epochs": 8, "class_weight": {"0": 1.0, "1": 3.0}},
         "weights": "class_weight",
         "data": {"kind": "binary", "n": 100, "features": 4, "seed": 12, "imbalanced": True},
+    },
+    {
+        # large inputs and weights: sigmoid(z) rounds to 0 or 1 in float32, so only the exact loss from the
+        # logits (not the clipped probabilities) gives Keras's loss and gradients
+        "name": "bce_sigmoid_saturated_sgd",
+        "layers": [[4, "relu", None], [1, "sigmoid", None]],
+        "loss": ["BinaryCrossentropy", {}],
+        "optimizer": ["SGD", {"learning_rate": 0.01}],
+        "metrics": ["accuracy"],
+        "fit": {"batch_size": 32, "epochs": 6},
+        "weights": None,
+        "init_scale": 4.0,
+        "data": {"kind": "binary", "n": 80, "features": 3, "seed": 14, "x_scale": 6.0, "label_noise": 0.15},
+    },
+    {
+        "name": "sparse_softmax_saturated_rmsprop",
+        "layers": [[6, "relu", None], [3, "softmax", None]],
+        "loss": ["SparseCategoricalCrossentropy", {}],
+        "optimizer": ["RMSprop", {"learning_rate": 0.002}],
+        "metrics": ["accuracy"],
+        "fit": {"batch_size": 32, "epochs": 6},
+        "weights": None,
+        "init_scale": 4.0,
+        "data": {
+            "kind": "classes",
+            "n": 90,
+            "features": 3,
+            "classes": 3,
+            "seed": 15,
+            "x_scale": 4.0,
+            "label_noise": 0.15,
+        },
     },
     {
         "name": "digits_bce_sigmoid_adam",

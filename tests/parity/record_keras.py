@@ -19,6 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # plain kernels: fewer reorderings of float32 sums
 
 import numpy as np  # noqa: E402
 
@@ -43,16 +44,24 @@ def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
         return X_all[rows].astype(np.float32), y_all[rows].astype(np.float32)
     f = d["features"]
     X = rng.normal(size=(n, f)).astype(np.float32)
+    noise = d.get("label_noise", 0.0)  # share of labels replaced at random (confidently wrong examples)
     if d["kind"] == "binary":
         w = rng.normal(size=f)
         shift = 1.0 if d.get("imbalanced") else 0.0
         y = ((X @ w + 0.5 * rng.normal(size=n) - shift) > 0).astype(np.float32)
+        if noise:
+            flip = rng.random(n) < noise
+            y[flip] = 1 - y[flip]
+        X = (X * d.get("x_scale", 1.0)).astype(np.float32)
         return X, (y if d.get("flat_y") else y.reshape(n, 1))
     if d["kind"] == "classes":
         k = d["classes"]
         centers = rng.normal(scale=1.5, size=(k, f))
         labels = rng.integers(0, k, size=n)
-        X = (X + centers[labels]).astype(np.float32)
+        X = ((X + centers[labels]) * d.get("x_scale", 1.0)).astype(np.float32)
+        if noise:
+            flip = rng.random(n) < noise
+            labels[flip] = rng.integers(0, k, size=int(flip.sum()))
         if d.get("one_hot"):
             return X, np.eye(k, dtype=np.float32)[labels]
         return X, (labels if d.get("flat_y") else labels.reshape(n, 1)).astype(np.int64)
@@ -63,13 +72,14 @@ def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(d["kind"])
 
 
-def initial_weights(model, seed: int) -> list[np.ndarray]:
-    """Glorot-uniform kernels and small non-zero biases, from NumPy (so both libraries start identically)."""
+def initial_weights(model, seed: int, scale: float = 1.0) -> list[np.ndarray]:
+    """Glorot-uniform kernels (times ``scale``) and small non-zero biases, from NumPy (so both libraries start
+    identically)."""
     rng = np.random.default_rng(1000 + seed)
     out = []
     for w in model.get_weights():
         if w.ndim == 2:
-            limit = np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+            limit = scale * np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
             out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
         else:
             out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
@@ -87,16 +97,17 @@ def record(spec: dict) -> Path:
         sample_weight = np.random.default_rng(spec["data"]["seed"] + 500).uniform(0.2, 2.0, size=n)
         sample_weight = sample_weight.astype(np.float32)
     model = build(keras, spec, X.shape[1])
-    w0 = initial_weights(model, spec["data"]["seed"])
+    w0 = initial_weights(model, spec["data"]["seed"], spec.get("init_scale", 1.0))
     model.set_weights(w0)
     history = model.fit(X, y, **fit_kwargs(spec, sample_weight)).history
+    evaluated = model.evaluate(X, y, verbose=0, return_dict=True)
     arrays = {
         "spec": np.array(json.dumps(spec, sort_keys=True)),
         "x": X,
         "y": y,
         "pred": model.predict(X, verbose=0),
-        "evaluate": np.array([v for _, v in sorted(model.evaluate(X, y, verbose=0, return_dict=True).items())]),
-        "evaluate_keys": np.array(sorted(model.evaluate(X, y, verbose=0, return_dict=True))),
+        "evaluate_keys": np.array(sorted(evaluated)),
+        "evaluate": np.array([float(evaluated[k]) for k in sorted(evaluated)]),
         "history_keys": np.array(sorted(history)),
         "versions": np.array(json.dumps({"keras": keras.__version__, "tensorflow": _tf_version()})),
     }
