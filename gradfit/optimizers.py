@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 
 import numpy as np
+
+from . import schedules
+
+sys.modules[__name__ + ".schedules"] = schedules  # `import gradfit.optimizers.schedules` works too
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
 
@@ -62,13 +67,21 @@ class Optimizer:
     # -- learning rate: a number users can read and set, or a schedule
     @property
     def learning_rate(self):
-        return _LearningRate(self._current_lr()) if not callable(self._learning_rate) else self._learning_rate
+        """The rate for the next step; with a schedule, its value at ``iterations`` (as Keras 3)."""
+        return _LearningRate(self._current_lr())
 
     @learning_rate.setter
     def learning_rate(self, value):
         if callable(value):
             self._learning_rate = value
             return
+        if callable(getattr(self, "_learning_rate", None)):
+            raise TypeError(
+                f"This optimizer was created with a learning-rate schedule ({self._learning_rate!r}) as its "
+                "`learning_rate` constructor argument, hence its learning rate is not settable. If you need the "
+                "learning rate to be settable (e.g. by ReduceLROnPlateau or LearningRateScheduler), instantiate the "
+                "optimizer with a float `learning_rate` argument."
+            )
         value = float(getattr(value, "numpy", lambda: value)())
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative number, got {value!r}.")
@@ -128,7 +141,7 @@ class Optimizer:
         lr = self._learning_rate
         config = {
             "name": self.name,
-            "learning_rate": lr.get_config() if hasattr(lr, "get_config") else lr,
+            "learning_rate": schedules.serialize(lr) if isinstance(lr, schedules.LearningRateSchedule) else lr,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
@@ -138,6 +151,8 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict):
+        if isinstance(config.get("learning_rate"), dict):
+            config = {**config, "learning_rate": schedules.deserialize(config["learning_rate"])}
         return cls(**config)
 
     def describe(self) -> str:

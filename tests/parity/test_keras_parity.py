@@ -18,8 +18,8 @@ import gradfit.keras as K
 from .cases import CASES, build, fit_kwargs
 
 FIXTURES = sorted(
-    p for p in (Path(__file__).parent / "fixtures").glob("*.npz") if not p.stem.startswith("callbacks_")
-)  # callbacks_*.npz: test_callbacks_parity.py
+    p for p in (Path(__file__).parent / "fixtures").glob("*.npz") if not p.stem.startswith(("callbacks_", "metrics_"))
+)  # callbacks_*.npz: test_callbacks_parity.py; metrics_*.npz: test_metrics_parity.py
 
 # Agreement required: 1e-4 relative. The absolute floor of 1e-6 only matters for values near zero
 # (e.g. a weight or a prediction of 1e-5), where float32 rounding differences are larger relative to
