@@ -1,0 +1,220 @@
+"""``BatchNormalization``: normalise each feature over the batch while training, with learned scale and shift."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import initializers, regularizers
+from ._config import standardize_config
+from .base import Layer
+from .dense import _serialize
+
+
+class BatchNormalization(Layer):
+    """Batch normalisation, as Keras 3 computes it.
+
+    For each feature ``j`` along ``axis`` (the other axes are averaged over)::
+
+        training:   mu = mean(x),  var = mean((x - mu)^2)       (the batch's mean and biased variance)
+                    moving_mean     = momentum * moving_mean     + (1 - momentum) * mu
+                    moving_variance = momentum * moving_variance + (1 - momentum) * var
+        inference:  mu = moving_mean,  var = moving_variance
+        both:       y = gamma * (x - mu) / sqrt(var + epsilon) + beta
+
+    TensorFlow evaluates the last line as ``x * inv + (beta - mu * inv)`` with ``inv = gamma / sqrt(var + eps)``;
+    so does this layer. The moving statistics are updated during the training forward pass, before the
+    weights are updated. A layer with ``trainable=False`` always runs in inference mode, as in Keras.
+
+    Backward in training mode, where ``mu`` and ``var`` depend on ``x`` (``N`` values averaged per feature,
+    ``x_hat = (x - mu) / sqrt(var + eps)``)::
+
+        dJ/dbeta  = sum(dy)        dJ/dgamma = sum(dy * x_hat)
+        dJ/dx     = gamma / sqrt(var + eps) * (dy - dJ/dbeta / N - x_hat * dJ/dgamma / N)
+
+    and in inference mode ``dJ/dx = dy * gamma / sqrt(moving_variance + eps)``.
+
+    Weights, in Keras's order: ``gamma`` and ``beta`` (trainable; left out when ``scale`` / ``center`` is
+    False), ``moving_mean`` and ``moving_variance`` (not trainable).
+
+    Parameters
+    ----------
+    axis : int
+        The feature axis (one set of statistics per entry along it); -1 for ``(m, features)`` inputs.
+    momentum : float
+        Weight of the old moving statistics in each update (0.99).
+    epsilon : float
+        Added to the variance before the square root (1e-3).
+    center, scale : bool
+        Whether to learn ``beta`` and ``gamma``.
+    beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer :
+        Keras's defaults: zeros, ones, zeros, ones.
+    beta_regularizer, gamma_regularizer : Regularizer, optional
+    synchronized : bool
+        Keras (TensorFlow backend) then computes the variance as ``max(mean(x^2) - mu^2, 0)``; so does this.
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
+        synchronized=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ValueError(f"BatchNormalization: axis must be one integer (the feature axis, e.g. -1), got {axis!r}.")
+        for name, value in (("momentum", momentum), ("epsilon", epsilon), ("renorm_momentum", renorm_momentum)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+                raise ValueError(f"BatchNormalization: {name} must be a number, got {value!r}.")
+        if epsilon <= 0:
+            raise ValueError(
+                f"BatchNormalization: epsilon must be positive (it keeps 1/sqrt(var + eps) finite), got {epsilon!r}."
+            )
+        if renorm:
+            raise NotImplementedError("BatchNormalization(renorm=True) is not supported by gradfit yet.")
+        for name, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
+            if value is not None:
+                raise NotImplementedError(
+                    f"BatchNormalization: {name} is not supported by gradfit yet; leave it as None."
+                )
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.synchronized = bool(synchronized)
+        self.renorm = False
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = renorm_momentum
+        self.gamma = None
+        self.beta = None
+        self.moving_mean = None
+        self.moving_variance = None
+
+    def _feature_axis(self, input_shape) -> int:
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(
+                f"BatchNormalization {self.name!r}: axis {self.axis} is out of range for inputs of shape "
+                f"{tuple(input_shape)} ({ndim} dimensions); use axis=-1 for the last (feature) axis."
+            )
+        a = self.axis % ndim
+        if a == 0:
+            raise ValueError(
+                f"BatchNormalization {self.name!r}: axis {self.axis} is the batch axis of inputs of shape "
+                f"{tuple(input_shape)}; give the feature axis instead, e.g. axis=-1."
+            )
+        return a
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        a = self._feature_axis(input_shape)
+        n = input_shape[a]
+        if n is None:
+            raise ValueError(
+                f"BatchNormalization {self.name!r}: the size of axis {self.axis} of its input {tuple(input_shape)} "
+                "must be known."
+            )
+        shape = (int(n),)
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight(
+            "moving_variance", shape, self.moving_variance_initializer, trainable=False
+        )
+        self._reduce = tuple(d for d in range(ndim) if d != a)
+        self._bshape = tuple(int(n) if d == a else 1 for d in range(ndim))
+        self._finish_build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        self._feature_axis(input_shape)
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        bshape = self._bshape
+        self._batch_stats = bool(training and self.trainable)
+        if self._batch_stats:
+            mean = x.mean(axis=self._reduce, keepdims=True)
+            if self.synchronized:
+                var = np.maximum(np.square(x).mean(axis=self._reduce, keepdims=True) - np.square(mean), 0)
+            else:
+                var = np.square(x - mean).mean(axis=self._reduce, keepdims=True)
+            # moving = moving * momentum + batch * (1 - momentum), in the weights' float type, in place
+            mom = self.momentum
+            mm, mv = self.moving_mean, self.moving_variance
+            mm[...] = mm * mm.dtype.type(mom) + mean.reshape(mm.shape).astype(mm.dtype) * mm.dtype.type(1.0 - mom)
+            mv[...] = mv * mv.dtype.type(mom) + var.reshape(mv.shape).astype(mv.dtype) * mv.dtype.type(1.0 - mom)
+        else:
+            mean = self.moving_mean.reshape(bshape).astype(x.dtype, copy=False)
+            var = self.moving_variance.reshape(bshape).astype(x.dtype, copy=False)
+        rstd = 1 / np.sqrt(var + x.dtype.type(self.epsilon))
+        inv = rstd * self.gamma.reshape(bshape) if self.scale else rstd
+        shift = self.beta.reshape(bshape) - mean * inv if self.center else -mean * inv
+        self.x, self._mean, self._rstd, self._inv = x, mean, rstd, inv
+        return x * inv + shift
+
+    def backward(self, dy):
+        axes = self._reduce
+        need_xhat = (self.trainable and self.scale) or self._batch_stats
+        xhat = (self.x - self._mean) * self._rstd if need_xhat else None
+        if self.trainable:
+            if self.center:
+                self.grad_beta[...] = dy.sum(axis=axes).reshape(self.grad_beta.shape)
+            if self.scale:
+                self.grad_gamma[...] = (dy * xhat).sum(axis=axes).reshape(self.grad_gamma.shape)
+        if self.skip_input_grad:
+            return None
+        if not self._batch_stats:
+            return dy * self._inv
+        # mu and var depend on x: dx = inv * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+        return self._inv * (dy - dy.mean(axis=axes, keepdims=True) - xhat * (dy * xhat).mean(axis=axes, keepdims=True))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": _serialize(self.beta_initializer),
+            "gamma_initializer": _serialize(self.gamma_initializer),
+            "moving_mean_initializer": _serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": _serialize(self.moving_variance_initializer),
+            "beta_regularizer": _serialize(self.beta_regularizer),
+            "gamma_regularizer": _serialize(self.gamma_regularizer),
+            "beta_constraint": None,
+            "gamma_constraint": None,
+            "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**standardize_config(config))

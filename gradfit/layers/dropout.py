@@ -1,0 +1,116 @@
+"""``Dropout``: switch off a random share of the units while training (inverted dropout, as Keras)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ._config import standardize_config
+from .base import Layer
+
+
+class Dropout(Layer):
+    """Inverted dropout: ``y = x * mask / (1 - rate)`` while training, ``y = x`` otherwise.
+
+    While training (``fit``, or calling the layer with ``training=True``), each unit is kept with
+    probability ``1 - rate`` (``mask = [u >= rate]`` with ``u`` uniform in ``[0, 1)``) and the kept units are
+    scaled by ``1 / (1 - rate)``, so the expected value of every unit is unchanged and nothing needs
+    rescaling at inference. ``predict``, ``evaluate`` and ``compute_gradients`` pass ``x`` through unchanged.
+
+    Backward uses the same mask as the forward pass: ``dJ/dx = dJ/dy * mask / (1 - rate)``.
+
+    Parameters
+    ----------
+    rate : float in [0, 1]
+        The share of units dropped. ``rate=0`` keeps everything; ``rate=1`` (allowed by Keras) zeros the output.
+    noise_shape : tuple of int or None, optional
+        Shape of the mask, broadcast over the input; ``None`` entries take the input's size. For inputs
+        ``(batch, timesteps, features)``, ``noise_shape=(None, 1, None)`` drops the same features at every step.
+    seed : int, optional
+        Gives this layer its own random stream; without it the masks come from the global generator that
+        ``gradfit.keras.utils.set_random_seed`` seeds.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
+            raise ValueError(
+                f"Dropout: rate is the fraction of units to drop and must be a number in [0, 1], got {rate!r} "
+                "(e.g. Dropout(0.2) drops 20% of the units while training)."
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"Dropout: seed must be an integer or None, got {seed!r}.")
+        self.rate = rate
+        self.seed = seed
+        self.noise_shape = _validate_noise_shape(noise_shape)
+        self._rng = None if seed is None else np.random.default_rng(int(seed))
+        self._mask: np.ndarray | None = None  # mask / (1 - rate) of the last training forward pass
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        if self.rate == 1:
+            self._mask = np.zeros((1,) * x.ndim, dtype=x.dtype)
+            return np.zeros_like(x)
+        shape = self._mask_shape(x.shape)
+        rng = self._rng if self._rng is not None else backend.rng()
+        keep = rng.random(shape) >= self.rate
+        scale = x.dtype.type(1 / (1 - self.rate))  # TensorFlow: x * cast(1 / keep_prob) * cast(mask)
+        self._mask = keep.astype(x.dtype) * scale
+        return x * self._mask
+
+    def backward(self, dy):
+        if self.skip_input_grad:
+            return None
+        return dy if self._mask is None else dy * self._mask
+
+    def _mask_shape(self, shape: tuple) -> tuple:
+        if self.noise_shape is None:
+            return shape
+        if len(self.noise_shape) != len(shape):
+            raise ValueError(
+                f"Dropout {self.name!r}: noise_shape {self.noise_shape} has {len(self.noise_shape)} dimensions but "
+                f"the input has {len(shape)} (shape {shape})."
+            )
+        out = tuple(s if n is None else n for n, s in zip(self.noise_shape, shape))
+        if any(n != 1 and n != s for n, s in zip(out, shape)):
+            raise ValueError(
+                f"Dropout {self.name!r}: noise_shape {self.noise_shape} does not broadcast to the input shape "
+                f"{shape}; each entry must be None, 1 or the input's size."
+            )
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "seed": self.seed,
+            "noise_shape": self.noise_shape,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**standardize_config(config))
+
+
+def _validate_noise_shape(noise_shape):
+    if noise_shape is None:
+        return None
+    if isinstance(noise_shape, str):
+        raise ValueError(f"Dropout: noise_shape must be a tuple of integers or None, got {noise_shape!r}.")
+    try:
+        noise_shape = tuple(noise_shape)
+    except TypeError:
+        raise ValueError(f"Dropout: noise_shape must be a tuple of integers or None, got {noise_shape!r}.") from None
+    for i, dim in enumerate(noise_shape):
+        if dim is None:
+            continue
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim <= 0:
+            raise ValueError(f"Dropout: noise_shape entries must be positive integers or None; entry {i} is {dim!r}.")
+    return tuple(None if d is None else int(d) for d in noise_shape)
