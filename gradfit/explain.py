@@ -34,7 +34,11 @@ def explain_text(model) -> str:
             )
             prev = f"{prev}_norm"
         else:
-            lines.append(f"  {prev} -> {type(layer).__name__} -> {_shape(out)}   [{layer.name}]")
+            act = getattr(layer, "activation", None)
+            what = f"{act.__name__}({prev})" if act is not None else f"{type(layer).__name__}({prev})"
+            name = f"h{len(lines)}"
+            lines.append(f"  {name} = {what}  {_shape(shape)} -> {_shape(out)}   [{layer.name}]")
+            prev = name
         shape = out
     lines.append(f"  f(X) = {prev}")
     loss = model._loss

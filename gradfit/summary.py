@@ -13,7 +13,6 @@ def _size(n_params: int, bytes_per: int) -> str:
 
 
 def summary_text(model) -> str:
-    cols = (33, 24, 15)
     headers = ("Layer (type)", "Output Shape", "Param #")
     rows = []
     shape = model.input_shape if model.built else None
@@ -23,6 +22,9 @@ def summary_text(model) -> str:
         out = str(shape).replace(",)", ")") if shape is not None else "?"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         rows.append((f"{layer.name} ({type(layer).__name__})", out, params))
+
+    # Keras's widths, widened when a long layer name would break the table
+    cols = tuple(max([width] + [len(r[i]) for r in rows]) for i, width in enumerate((33, 24, 15)))
 
     def line(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in cols) + right
