@@ -461,7 +461,7 @@ def _evaluate_data(model, data: _Data, batch_size: int, prefix: str = "") -> dic
     """Cost and metrics over ``data`` with the current weights (regularisation included, as Keras)."""
     step = _Step(model, training=False)
     metrics = model.compiled_metrics
-    saved = [(mt.total, mt.count) for mt in metrics]
+    saved = [mt._save_state() for mt in metrics]
     for metric in metrics:
         metric.reset_state()
     loss_total = 0.0
@@ -475,8 +475,8 @@ def _evaluate_data(model, data: _Data, batch_size: int, prefix: str = "") -> dic
             metric.update_prepared(data.kinds[metric.target_kind][start:end], out, None)  # unweighted, as Keras
     logs = _logs(loss_total, data.n, metrics, prefix)
     if prefix:  # validation must not disturb the training metrics' running state
-        for metric, (total, count) in zip(metrics, saved):
-            metric.total, metric.count = total, count
+        for metric, state in zip(metrics, saved):
+            metric._restore_state(state)
     return logs
 
 
