@@ -13,6 +13,7 @@ from . import (
     models,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "models",
     "optimizers",
     "regularizers",
+    "saving",
     "utils",
 ]
