@@ -112,7 +112,7 @@ def _linear_grad(z, a, da):
 
 
 def _sigmoid(z, out):
-    if out is None:  # a 0-d input would otherwise turn into a NumPy scalar that out= cannot write into
+    if out is None and z.ndim == 0:  # a 0-d input would become a NumPy scalar that out= cannot write into
         out = np.empty_like(z)
     out = np.negative(z, out=out)
     np.exp(out, out=out)
@@ -268,7 +268,7 @@ def _exponential_grad(z, a, da):
 
 
 def _hard_sigmoid(z, out):
-    if out is None:
+    if out is None and z.ndim == 0:
         out = np.empty_like(z)
     out = np.multiply(z, 1 / 6, out=out)
     out += 0.5

@@ -126,6 +126,17 @@ class Loss:
     def reduce(self, values: np.ndarray, m: int) -> float:
         return values.sum() / m if self.reduction == "sum_over_batch_size" else values.sum()
 
+    # -- the training step's entry points: the batch's summed loss and its gradient together, so a loss
+    #    can share work between the two (fit calls these once per batch; they must return a fresh gradient
+    #    array, which the caller scales in place)
+    def sum_and_grad(self, y: np.ndarray, p: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(sum_i L_i, dL_i/dp)`` for a batch of outputs ``p``."""
+        return float(self.per_sample(y, p).sum()), self.grad(y, p)
+
+    def sum_and_grad_logits(self, y: np.ndarray, z: np.ndarray, a: np.ndarray | None = None):
+        """``(sum_i L_i, dL_i/dz)`` from logits ``z`` (``a``, if given, is ``sigmoid(z)`` or ``softmax(z)``)."""
+        return float(self.per_sample_logits(y, z).sum()), self.grad_logits(y, z, a)
+
 
 def _snake(name: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
@@ -189,6 +200,19 @@ class BinaryCrossentropy(Loss):
     def grad_logits(self, y, z, a=None):
         a = 1 / (1 + np.exp(-z)) if a is None else a
         return (a - self._smooth(y)) / z.shape[-1]
+
+    def sum_and_grad_logits(self, y, z, a=None):
+        # softplus(z) - z y = max(z, 0) - z y + log(1 + e^-|z|), in one ufunc: the hot path of the seeds' network
+        y = self._smooth(y)
+        units = z.shape[-1]
+        values = np.logaddexp(z, 0)
+        values -= z * y
+        if a is None:
+            a = 1 / (1 + np.exp(-z))
+        d = a - y
+        if units != 1:
+            d /= units
+        return float(values.sum()) / units, d
 
     def check_targets(self, y):
         if y.size and (y.min() < 0 or y.max() > 1):
@@ -347,6 +371,31 @@ class SparseCategoricalCrossentropy(Loss):
         dz = _softmax(z) if a is None else a.copy()
         np.put_along_axis(dz, y[..., None], self._pick(dz, y)[..., None] - 1, axis=-1)
         return dz
+
+    def sum_and_grad_logits(self, y, z, a=None):
+        if z.ndim != 2:
+            return super().sum_and_grad_logits(y, z, a)
+        # one exp for both: L = log(sum_j e^(z_j - max)) - (z_y - max), dL/dz = softmax(z) - onehot(y)
+        m, k = z.shape
+        picks = y + self._row_starts(m, k)  # flat indices of z[i, y_i]
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        loss = float(np.log(total).sum() - shifted.ravel().take(picks).sum())
+        if a is None:
+            e /= total
+            d = e
+        else:
+            d = a.copy()
+        flat = d.ravel()
+        flat[picks] -= 1
+        return loss, d
+
+    def _row_starts(self, m: int, k: int) -> np.ndarray:
+        cache = self.__dict__.setdefault("_row_start_cache", {})
+        if (m, k) not in cache:
+            cache[(m, k)] = np.arange(m, dtype=np.intp) * k
+        return cache[(m, k)]
 
     def get_config(self):
         return {

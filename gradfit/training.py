@@ -259,22 +259,26 @@ class _Step:
     def loss_and_output_grad(self, y, sw, m):
         """The batch's cost (before penalties) and dJ/d(output), or dJ/dz when fused."""
         loss, out = self.loss, self.out
-        if self.fused:
-            values = loss.per_sample_logits(y, out.z)
-            d = loss.grad_logits(y, out.z, out.a)
-        elif self.from_logits:
-            values = loss.per_sample_logits(y, out.a)
-            d = loss.grad_logits(y, out.a)
+        if sw is None:  # the common case: the loss computes its sum and gradient together
+            if self.fused:
+                total, d = loss.sum_and_grad_logits(y, out.z, out.a)
+            elif self.from_logits:
+                total, d = loss.sum_and_grad_logits(y, out.a)
+            else:
+                total, d = loss.sum_and_grad(y, out.a)
         else:
-            values = loss.per_sample(y, out.a)
-            d = loss.grad(y, out.a)
-        if sw is not None:
-            values = values * sw
+            if self.fused:
+                values, d = loss.per_sample_logits(y, out.z), loss.grad_logits(y, out.z, out.a)
+            elif self.from_logits:
+                values, d = loss.per_sample_logits(y, out.a), loss.grad_logits(y, out.a)
+            else:
+                values, d = loss.per_sample(y, out.a), loss.grad(y, out.a)
+            total = float((values * sw).sum())
             d = d * sw.reshape((m,) + (1,) * (d.ndim - 1))
         if self.per_batch_mean:
-            d /= m
-            return float(values.sum()) / m, d
-        return float(values.sum()), d
+            d *= 1 / m
+            return total / m, d
+        return total, d
 
     def penalty(self) -> float:
         return sum(reg.penalty(getattr(layer, name)) for reg, layer, name in self.penalized) if self.penalized else 0.0
@@ -410,7 +414,6 @@ def fit(
     model.history = history
 
     arrays = data.arrays()
-    shuffled = [None if a is None else np.empty_like(a) for a in arrays]
     rng = backend.rng()
     cbs.on_train_begin()
     logs: dict = {}
@@ -421,10 +424,8 @@ def fit(
             cbs.on_epoch_begin(epoch)
             if shuffle:
                 perm = rng.permutation(data.n)
-                for src, dst in zip(arrays, shuffled):
-                    if src is not None:
-                        np.take(src, perm, axis=0, out=dst)
-                xs, ys, sws, *rest = shuffled
+                # one gather per array per epoch (np.take with out= is ~2.5x slower than letting it allocate)
+                xs, ys, sws, *rest = [None if a is None else np.take(a, perm, axis=0) for a in arrays]
             else:
                 xs, ys, sws, *rest = arrays
             targets = {k: (ys if v is data.y_loss else rest.pop(0)) for k, v in data.kinds.items()}
