@@ -63,18 +63,18 @@ def check_gradients(
                 for spec in layer.trainable_specs:
                     w = getattr(layer, spec.name)
                     analytic = np.array(getattr(layer, "grad_" + spec.name)).ravel()
-                    flat = w.reshape(-1)  # a view: the model's weights themselves
-                    idx = np.arange(flat.size)
-                    if max_entries_per_weight is not None and flat.size > max_entries_per_weight:
-                        idx = rng.choice(flat.size, max_entries_per_weight, replace=False)
+                    idx = np.arange(w.size)
+                    if max_entries_per_weight is not None and w.size > max_entries_per_weight:
+                        idx = rng.choice(w.size, max_entries_per_weight, replace=False)
                     numeric = np.empty(len(idx))
                     for k, i in enumerate(idx):
-                        original = flat[i]
-                        flat[i] = original + epsilon
+                        pos = np.unravel_index(i, w.shape)  # w itself (a view into the model), any layout
+                        original = w[pos]
+                        w[pos] = original + epsilon
                         plus = _cost(model, step, X, Y)
-                        flat[i] = original - epsilon
+                        w[pos] = original - epsilon
                         minus = _cost(model, step, X, Y)
-                        flat[i] = original
+                        w[pos] = original
                         numeric[k] = (plus - minus) / (2 * epsilon)
                     a = analytic[idx]
                     denom = np.linalg.norm(a) + np.linalg.norm(numeric)

@@ -155,7 +155,11 @@ class Sequential:
         return tuple((id(layer), layer.trainable, len(layer._specs)) for layer in self.layers)
 
     def _bind(self) -> None:
-        """Gather all trainable weights into one flat vector, the layers keeping views into it."""
+        """Gather all trainable weights into one flat vector, the layers keeping views into it.
+
+        Matrices are laid out column by column in the vector: BLAS multiplies a batch by a column-major
+        kernel, and writes a kernel gradient in that order, faster at the small shapes of course networks.
+        """
         specs = [(layer, s) for layer in self.layers for s in layer.trainable_specs]
         dtypes = {np.dtype(getattr(layer, s.name).dtype) for layer, s in specs}
         dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype(backend.floatx())
@@ -165,18 +169,25 @@ class Sequential:
         segments, offset = [], 0
         for (layer, s), n in zip(specs, sizes):
             seg = slice(offset, offset + n)
-            params[seg] = getattr(layer, s.name).ravel()
-            setattr(layer, s.name, params[seg].reshape(s.shape))
-            setattr(layer, "grad_" + s.name, grads[seg].reshape(s.shape))
+            view = _weight_view(params[seg], s.shape)
+            view[...] = getattr(layer, s.name)
+            setattr(layer, s.name, view)
+            setattr(layer, "grad_" + s.name, _weight_view(grads[seg], s.shape))
             segments.append(seg)
             offset += n
         self.parameters, self.parameter_gradients = params, grads
         self._segments = segments
+        self._weight_shapes = [tuple(s.shape) for _, s in specs]
         self._bound_signature = self._signature()
         if self.optimizer is not None and self.optimizer.built:
             size = self.optimizer._tmp.size
             if size != params.size:
                 self.optimizer.build(params, segments)
+
+    def weight_views(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Views of a vector shaped like ``model.parameters`` (an optimizer slot, say), one per trainable
+        weight, shaped and laid out as the weights are."""
+        return [_weight_view(flat[seg], shape) for seg, shape in zip(self._segments, self._weight_shapes)]
 
     def _ensure_bound(self) -> None:
         if self._bound_signature != self._signature():
@@ -482,3 +493,10 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r}, layers={[layer.name for layer in self.layers]}, built={self.built}>"
+
+
+def _weight_view(flat: np.ndarray, shape: tuple) -> np.ndarray:
+    """``flat`` seen as a weight of ``shape``; matrices column-major (see ``Sequential._bind``)."""
+    if len(shape) == 2:
+        return flat.reshape(shape[::-1]).T
+    return flat.reshape(shape)

@@ -1154,7 +1154,7 @@ def _optimizer_values(model) -> list[np.ndarray]:
         )
     if getattr(opt, "_tmp", None) is not None and opt._tmp.size == model.parameters.size:
         for slot, i in layout:
-            values.append(np.asarray(getattr(opt, slot)[segments[i]]).reshape(shapes[i]))
+            values.append(np.ascontiguousarray(model.weight_views(getattr(opt, slot))[i]))
     return values
 
 
@@ -1625,7 +1625,8 @@ def _assign(model, layer_values, opt_values) -> None:
         model._ensure_bound()
         opt.build(model.parameters, model._segments)
         for slot, i, value in slots:
-            getattr(opt, slot)[model._segments[i]] = value.ravel()
+            view = model.weight_views(getattr(opt, slot))[i]
+            view[...] = value.reshape(view.shape)
     opt.iterations = iterations
 
 

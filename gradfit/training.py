@@ -274,7 +274,7 @@ class _Step:
             else:
                 values, d = loss.per_sample(y, out.a), loss.grad(y, out.a)
             total = float((values * sw).sum())
-            d = d * sw.reshape((m,) + (1,) * (d.ndim - 1))
+            d *= sw.reshape((m,) + (1,) * (d.ndim - 1))  # in place: d keeps the model's float type
         if self.per_batch_mean:
             d *= 1 / m
             return total / m, d

@@ -343,13 +343,13 @@ def test_model_gradient_matches_finite_differences_of_the_cost(float64, kind):
     numeric = numerical_grad(lambda: hand_cost(kind, model, x, y), model.parameters)
     assert np.abs(numeric).max() > 1e-3
     assert rel_error(grad, numeric) < 1e-6
-    # every layer's gradient is a view into the flat vector
-    offset = 0
-    for layer in model.layers:
-        for g in layer.gradients:
-            np.testing.assert_array_equal(g.ravel(), grad[offset : offset + g.size])
-            offset += g.size
-    assert offset == grad.size
+    # every layer's gradient is a view into the flat vector (matrices laid out column by column)
+    views = model.weight_views(grad)
+    layer_grads = [g for layer in model.layers for g in layer.gradients]
+    assert len(views) == len(layer_grads) and sum(v.size for v in views) == grad.size
+    for g, view in zip(layer_grads, views):
+        np.testing.assert_array_equal(g, view)
+        assert np.shares_memory(g, model.parameter_gradients)
 
 
 @pytest.mark.parametrize("kind", ["bce_sigmoid", "sparse_softmax", "mse"])

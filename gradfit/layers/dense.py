@@ -85,9 +85,9 @@ class Dense(Layer):
         else:
             self._nd_shape = None
         self.x = x
-        z = x @ self.kernel
+        z = np.dot(x, self.kernel)  # np.dot: less overhead than @ at these small shapes
         if self.use_bias:
-            z += self.bias
+            np.add(z, self.bias, out=z)
         self.z = z
         self.a = self.activation.forward(z, None)
         if self._nd_shape is not None:
@@ -102,12 +102,16 @@ class Dense(Layer):
     def backward_from_logits(self, dz):
         """Backward pass given ``dz = dJ/dz`` directly (the loss fused with sigmoid or softmax supplies it)."""
         if self.trainable:
-            np.matmul(self.x.T, dz, out=self.grad_kernel)
+            grad_kernel = self.grad_kernel
+            if grad_kernel.flags.f_contiguous:  # the model's layout: write dJ/dW^T = dz^T x row by row
+                np.dot(dz.T, self.x, out=grad_kernel.T)
+            else:
+                np.dot(self.x.T, dz, out=grad_kernel)
             if self.use_bias:
                 np.add.reduce(dz, axis=0, out=self.grad_bias)  # np.sum's Python wrapper costs more than the sum
         if self.skip_input_grad:
             return None
-        dx = dz @ self.kernel.T
+        dx = np.dot(dz, self.kernel.T)
         if self._nd_shape is not None:
             return dx.reshape(self._nd_shape + (self.kernel.shape[0],))
         return dx
