@@ -1145,7 +1145,6 @@ def _optimizer_values(model) -> list[np.ndarray]:
         return values
     model._ensure_bound()
     segments = model._segments
-    shapes = [s.shape for layer in model.layers for s in layer.trainable_specs]
     layout = _optimizer_layout(opt, len(segments))
     if layout is None:
         raise ValueError(
