@@ -17,6 +17,7 @@ two flat vectors the optimizer updates with a few vector operations.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import sys
@@ -316,6 +317,28 @@ class _Step:
 # ------------------------------------------------------------------------------------------- loops
 
 
+#: below this many multiply-adds in a step's largest product, a second BLAS thread costs more than it gives
+#: (and when the other core is busy, two threads wait on each other: the seeds' fit ran 2.5x slower)
+_SINGLE_THREAD_MACS = 1_000_000
+_thread_controller = None
+
+
+def _blas_threads(model, batch_size: int):
+    """A context that keeps BLAS on one thread for the whole fit when the step's products are small."""
+    global _thread_controller
+    largest = max((batch_size * int(np.prod(w.shape)) for w in model.trainable_weights if w.ndim == 2), default=0)
+    if largest >= _SINGLE_THREAD_MACS:
+        return contextlib.nullcontext()
+    try:
+        if _thread_controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            _thread_controller = ThreadpoolController()
+        return _thread_controller.limit(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl missing or unable to see the BLAS: run as is
+        return contextlib.nullcontext()
+
+
 def _verbosity(verbose) -> int:
     if verbose == "auto":
         return 1
@@ -417,7 +440,7 @@ def fit(
     rng = backend.rng()
     cbs.on_train_begin()
     logs: dict = {}
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore"), _blas_threads(model, batch_size):
         for epoch in range(initial_epoch, epochs):
             for metric in metrics:
                 metric.reset_state()
