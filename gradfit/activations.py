@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .tensor import Tensor
+
 __all__ = [
     "elu",
     "exponential",
@@ -69,9 +71,8 @@ class Activation:
     def __call__(self, x, **kwargs) -> np.ndarray:
         z = _as_float_array(x)
         with np.errstate(over="ignore", under="ignore"):
-            if kwargs:
-                return _with_options(self, z, **kwargs)
-            return self.forward(z, None)
+            a = _with_options(self, z, **kwargs) if kwargs else self.forward(z, None)
+        return np.asarray(a).view(Tensor)  # an ndarray that also answers TensorFlow's .numpy()
 
     def __repr__(self) -> str:
         return f"<activation {self.__name__}: {self.formula}>"

@@ -19,6 +19,7 @@ import difflib
 import numpy as np
 
 from . import backend
+from .tensor import Tensor
 
 __all__ = [
     "BinaryCrossentropy",
@@ -91,9 +92,10 @@ class Loss:
         if sample_weight is not None:
             values = values * np.asarray(sample_weight, dtype=values.dtype).reshape(values.shape)
         if self.reduction in ("none", None):
-            return values
+            return values.view(Tensor)
         total = values.sum(dtype=values.dtype)
-        return total if self.reduction == "sum" else total / values.size
+        result = total if self.reduction == "sum" else total / values.size
+        return np.asarray(result, dtype=values.dtype).view(Tensor)  # a scalar with TensorFlow's .numpy()
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}

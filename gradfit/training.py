@@ -320,21 +320,17 @@ class _Step:
 #: below this many multiply-adds in a step's largest product, a second BLAS thread costs more than it gives
 #: (and when the other core is busy, two threads wait on each other: the seeds' fit ran 2.5x slower)
 _SINGLE_THREAD_MACS = 1_000_000
-_thread_controller = None
 
 
 def _blas_threads(model, batch_size: int):
     """A context that keeps BLAS on one thread for the whole fit when the step's products are small."""
-    global _thread_controller
     largest = max((batch_size * int(np.prod(w.shape)) for w in model.trainable_weights if w.ndim == 2), default=0)
     if largest >= _SINGLE_THREAD_MACS:
         return contextlib.nullcontext()
-    try:
-        if _thread_controller is None:
-            from threadpoolctl import ThreadpoolController
+    try:  # looked up afresh each fit (about 0.3 ms): a BLAS loaded since (SciPy's, say) is covered too
+        from threadpoolctl import threadpool_limits
 
-            _thread_controller = ThreadpoolController()
-        return _thread_controller.limit(limits=1, user_api="blas")
+        return threadpool_limits(limits=1, user_api="blas")
     except Exception:  # threadpoolctl missing or unable to see the BLAS: run as is
         return contextlib.nullcontext()
 
@@ -509,11 +505,12 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, c
     batch_size = _positive_int(batch_size, "batch_size", allow_none=True, default=32)
     verbose = _verbosity(verbose)
     data = _Data(model, x, y, sample_weight, who="evaluate")
+    steps = len(_batches(data.n, batch_size))
+    bar = Progbar(steps, verbose, sys.stdout) if verbose else None  # started now: it times the steps
     with np.errstate(over="ignore", under="ignore"):
         logs = _evaluate_data(model, data, batch_size)
-    if verbose:
-        steps = len(_batches(data.n, batch_size))
-        Progbar(steps, verbose, sys.stdout).update(steps, logs, finalize=True)
+    if bar is not None:
+        bar.update(steps, logs, finalize=True)
     if return_dict:
         return logs
     values = [logs["loss"]] + [logs[m.name] for m in model.compiled_metrics]
@@ -530,6 +527,8 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None) -> np.nda
     arr = np.ascontiguousarray(arr, dtype=_model_dtype(model))
     n = len(arr)
     out = None
+    steps = len(_batches(n, batch_size))
+    bar = Progbar(max(steps, 1), verbose, sys.stdout) if verbose else None
     with np.errstate(over="ignore", under="ignore"):
         for start, end in _batches(n, batch_size):
             a = forward(model, arr[start:end], training=False)
@@ -538,9 +537,8 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None) -> np.nda
             out[start:end] = a
     if out is None:
         out = np.empty((0,) + model.output_shape_for((None,) + arr.shape[1:])[1:], dtype=arr.dtype)
-    if verbose:
-        steps = len(_batches(n, batch_size))
-        Progbar(max(steps, 1), verbose, sys.stdout).update(steps, {}, finalize=True)
+    if bar is not None:
+        bar.update(steps, {}, finalize=True)
     return out
 
 
