@@ -35,8 +35,42 @@ WORKLOADS = {
     "W1": dict(n=1000, d=400, classes=2, hidden=(25, 15), act="sigmoid", opt="rmsprop", epochs=100, batch=32),
     "W2": dict(n=5000, d=400, classes=10, hidden=(25, 15), act="relu", opt="adam", epochs=40, batch=32),
     "W3": dict(n=60000, d=784, classes=10, hidden=(256, 128), act="relu", opt="adam", epochs=2, batch=128),
+    "W3-32": dict(n=60000, d=784, classes=10, hidden=(256, 128), act="relu", opt="adam", epochs=2, batch=32),
 }
 LR, RHO, BETA_1, BETA_2, EPS = 1e-3, 0.9, 0.9, 0.999, 1e-7
+
+
+# ------------------------------------------------------------------------------------------- matmul floor
+
+
+def matmul_floor(spec: dict, repeat: int = 5) -> float:
+    """Seconds per epoch that the matrix products alone take with NumPy's BLAS, in this process.
+
+    One step multiplies, per Dense layer, the batch by the kernel (forward), the layer input by dz (kernel
+    gradient) and, except for the first layer, dz by the kernel (input gradient). These are timed at the
+    workload's shapes in float32 and multiplied by the number of steps in an epoch: no library can train
+    faster than this with this BLAS.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    sizes = (spec["d"], *spec["hidden"], spec["classes"])
+    b = spec["batch"]
+    pairs = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        x = rng.random((b, n_in), dtype=np.float32)
+        w = rng.random((n_in, n_out), dtype=np.float32)
+        dz = rng.random((b, n_out), dtype=np.float32)
+        pairs += [(x, w), (x.T, dz)] + ([(dz, w.T)] if i else [])
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(20):
+            for a, c in pairs:
+                np.dot(a, c)
+        best = min(best, (time.perf_counter() - start) / 20)
+    steps = -(-spec["n"] // b)
+    return best * steps
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -386,7 +420,7 @@ def main(argv=None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--workloads", default="W1,W2", help="comma-separated, from W1,W2,W3 (default W1,W2)")
-    parser.add_argument("--w3", action="store_true", help="also run W3 (60000x784, 2 epochs)")
+    parser.add_argument("--w3", action="store_true", help="also run W3 and W3-32 (60000x784, 2 epochs)")
     parser.add_argument("--libs", default=",".join(LIBRARIES), help=f"comma-separated, from {','.join(LIBRARIES)}")
     parser.add_argument("--repeat", type=int, default=1, help="run each measurement N times, keep the best (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="data, initialisation and shuffling seed (default 0)")
@@ -414,8 +448,8 @@ def main(argv=None) -> int:
     import numpy as np
 
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    if args.w3 and "W3" not in workloads:
-        workloads.append("W3")
+    if args.w3:
+        workloads += [w for w in ("W3", "W3-32") if w not in workloads]
     libs = [lib.strip() for lib in args.libs.split(",") if lib.strip()]
     for name, known in (("workload", WORKLOADS), ("library", LIBRARIES)):
         unknown = [v for v in (workloads if name == "workload" else libs) if v not in known]
@@ -457,6 +491,14 @@ def main(argv=None) -> int:
     info["load_after"] = os.getloadavg()[0]
     print(f"\nload average (1 min) before {info['load_before']:.2f}, after {info['load_after']:.2f}\n")
     print(table(results))
+    for w in workloads:
+        if w.startswith("W3"):
+            floor = matmul_floor(WORKLOADS[w])
+            ours = next(
+                (r.get("epoch_s") for r in results if r.get("workload") == w and r["library"] == "gradfit"), None
+            )
+            ratio = f", gradfit at {ours / floor:.2f}x of it" if ours else ""
+            print(f"{w} matmul floor (NumPy BLAS, this process's threads): {floor:.3f} s/epoch{ratio}")
     versions = sorted({f"{r['library']} {r['version']} (Python {r['python']})" for r in results if "version" in r})
     print("\n" + "; ".join(versions))
     for note in notes:
