@@ -145,10 +145,37 @@ def _snake(name: str) -> str:
     return out
 
 
-# --------------------------------------------------------------------------- binary cross-entropy
+# --------------------------------------------------------------------------- cross-entropies with smoothing
 
 
-class BinaryCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """What binary and categorical cross-entropy share: ``from_logits``, ``label_smoothing`` and their config."""
+
+    default_name = ""
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ):
+        super().__init__(reduction, name or self.default_name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = axis
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Binary cross-entropy, the logistic loss of the course.
 
     ``L = -y log(p) - (1 - y) log(1 - p)`` with ``p`` clipped to ``[eps, 1 - eps]`` (eps = 1e-7).
@@ -165,18 +192,7 @@ class BinaryCrossentropy(Loss):
     logits_activation = "sigmoid"
     formula = "L = -y log(f(x)) - (1 - y) log(1 - f(x))"
 
-    def __init__(
-        self,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "binary_crossentropy",
-    ):
-        super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = axis
+    default_name = "binary_crossentropy"
 
     def _smooth(self, y):
         s = self.label_smoothing
@@ -224,19 +240,11 @@ class BinaryCrossentropy(Loss):
                 "SparseCategoricalCrossentropy (integer labels) or CategoricalCrossentropy (one-hot)."
             )
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
-
 
 # --------------------------------------------------------------------------- categorical cross-entropies
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy for one-hot targets: ``L = -sum_j y_j log(p_j)``.
 
     Probabilities are renormalised to sum to 1 and clipped to ``[eps, 1 - eps]``. From logits ``z``:
@@ -246,18 +254,7 @@ class CategoricalCrossentropy(Loss):
     logits_activation = "softmax"
     formula = "L = -sum_j y_j log(f(x)_j)"
 
-    def __init__(
-        self,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "categorical_crossentropy",
-    ):
-        super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = axis
+    default_name = "categorical_crossentropy"
 
     def _smooth(self, y):
         s = self.label_smoothing
@@ -294,14 +291,6 @@ class CategoricalCrossentropy(Loss):
                 "CategoricalCrossentropy: targets y have one column, but this loss expects one-hot rows "
                 "(one column per class). For integer class labels use SparseCategoricalCrossentropy."
             )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
 
 class SparseCategoricalCrossentropy(Loss):
