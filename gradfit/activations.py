@@ -192,7 +192,8 @@ def _selu(z, out):
 
 
 def _selu_grad(z, a, da):
-    return da * np.where(z > 0, _SELU_SCALE, a + _SELU_SCALE * _SELU_ALPHA)
+    # at z = 0 exactly TensorFlow takes the linear side (scale), as this does
+    return da * np.where(z < 0, a + _SELU_SCALE * _SELU_ALPHA, _SELU_SCALE)
 
 
 # softplus: g(z) = log(1 + e^z), g'(z) = sigmoid(z)

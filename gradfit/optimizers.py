@@ -94,7 +94,10 @@ class Optimizer:
 
     def _current_lr(self) -> float:
         lr = self._learning_rate
-        return float(lr(self.iterations)) if callable(lr) else lr
+        if isinstance(lr, schedules.LearningRateSchedule):
+            return float(lr(self.iterations))
+        # any other callable takes no arguments, as in Keras 3 (e.g. learning_rate=lambda: 0.01)
+        return float(lr()) if callable(lr) else lr
 
     # -- state
     def build(self, params: np.ndarray, segments: list[slice] | None = None) -> None:

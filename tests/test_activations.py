@@ -304,3 +304,8 @@ def test_huge_inputs_give_the_limits_without_warnings(dtype):
         np.testing.assert_array_equal(activations.softmax(np.array([[1000.0, 0.0, -1000.0]], dtype=dtype)), [[1, 0, 0]])
         for act in activations._ALL.values():
             assert not np.isnan(act(big)).any(), act.__name__
+
+
+def test_selu_derivative_at_zero_takes_the_linear_side_as_tensorflow():
+    d = activations.selu.backward(np.zeros(1), np.zeros(1), np.ones(1))
+    np.testing.assert_allclose(d, [1.0507009873554805])

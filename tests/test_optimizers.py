@@ -358,3 +358,17 @@ def test_compile_without_an_optimizer_uses_rmsprop(float64):
     for w, w0, g in ((model.get_weights()[0], W, gW), (model.get_weights()[1], b, gb)):
         v = 0.1 * g**2
         np.testing.assert_allclose(w, w0 - 0.001 * g / np.sqrt(v + EPS), rtol=1e-12)
+
+
+def test_a_plain_callable_learning_rate_takes_no_arguments_as_in_keras_3():
+    calls = []
+
+    def lr():
+        calls.append(1)
+        return 0.5
+
+    opt = optimizers.SGD(learning_rate=lr)
+    w = np.ones(3, np.float32)
+    opt.apply(w, np.ones(3, np.float32))
+    np.testing.assert_array_equal(w, [0.5, 0.5, 0.5])
+    assert calls == [1]
