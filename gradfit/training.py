@@ -130,7 +130,9 @@ class _Data:
         self.sample_weight = _sample_weights(sample_weight, class_weight, y_arr, len(x_arr))
         # resolve metrics now that shapes are known (before touching the model)
         if not model.compiled_metrics or model._metrics_shapes != (y_arr.shape[1:], output_shape):
-            model.compiled_metrics = [get_metric(m, y_arr.shape, output_shape) for m in model._metric_ids]
+            model.compiled_metrics = _unique_names(
+                [get_metric(m, y_arr.shape, output_shape) for m in model._metric_ids]
+            )
             model._metrics_shapes = (y_arr.shape[1:], output_shape)
         if not model.built:
             model.build(input_shape)
@@ -167,6 +169,17 @@ class _Data:
             part.kinds = {k: (part.y_loss if v is self.y_loss else v[sl]) for k, v in self.kinds.items()}
             part.n = len(part.x)
         return first, second
+
+
+def _unique_names(metrics: list[Metric]) -> list[Metric]:
+    """Keras's rule for two metrics of the same name in one compile: ``mse``, ``mse_1`` …"""
+    seen: dict[str, int] = {}
+    for metric in metrics:
+        n = seen.get(metric.name, 0)
+        seen[metric.name] = n + 1
+        if n:
+            metric.name = f"{metric.name}_{n}"
+    return metrics
 
 
 def _sample_weights(sample_weight, class_weight, y: np.ndarray, n: int) -> np.ndarray | None:

@@ -418,3 +418,14 @@ def test_unknown_name_suggests_the_closest(name, suggestion):
 def test_keras_metric_not_in_gradfit_says_so():
     with pytest.raises(ValueError, match="'f1_score' is not implemented in gradfit yet"):
         gm.get("f1_score")
+
+
+def test_metrics_with_the_same_name_are_numbered_as_keras_numbers_them():
+    import gradfit as tf
+
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(1)])
+    model.compile(loss="mse", metrics=["mse", "mse", tf.keras.metrics.MeanAbsoluteError(), "mae"])
+    history = model.fit(np.ones((4, 3)), np.ones(4), epochs=2, verbose=0)
+    # recorded with Keras 3.15: ['loss', 'mean_absolute_error', 'mean_absolute_error_1', 'mse', 'mse_1']
+    assert sorted(history.history) == ["loss", "mae", "mean_absolute_error", "mse", "mse_1"]
+    assert history.history["mse"] == history.history["mse_1"]
