@@ -100,7 +100,10 @@ def _model_dtype(model) -> np.dtype:
 class _Data:
     """Validated, cast and prepared training data: everything ``fit`` needs, done once."""
 
-    def __init__(self, model, x, y, sample_weight=None, class_weight=None, who: str = "fit"):
+    @staticmethod
+    def check(model, x, y, sample_weight=None, class_weight=None, who: str = "fit"):
+        """Every check of the data against the model and its loss, changing nothing: the arrays as given,
+        the loss's targets, the sample weights and the input and output shapes."""
         if model._loss is None:
             raise RuntimeError(
                 f"{who}: the model has no loss. Call model.compile(loss=…) first, e.g. "
@@ -127,7 +130,14 @@ class _Data:
         loss = model._loss
         y_loss = loss.prepare_targets(y_arr, (len(y_arr),) + tuple(output_shape[1:]))
         loss.check_targets(y_loss)
-        self.sample_weight = _sample_weights(sample_weight, class_weight, y_arr, len(x_arr))
+        weights = _sample_weights(sample_weight, class_weight, y_arr, len(x_arr))
+        return x_arr, y_arr, y_loss, weights, input_shape, output_shape
+
+    def __init__(self, model, x, y, sample_weight=None, class_weight=None, who: str = "fit"):
+        x_arr, y_arr, y_loss, self.sample_weight, input_shape, output_shape = self.check(
+            model, x, y, sample_weight, class_weight, who
+        )
+        loss = model._loss
         # resolve metrics now that shapes are known (before touching the model)
         if not model.compiled_metrics or model._metrics_shapes != (y_arr.shape[1:], output_shape):
             model.compiled_metrics = _unique_names(
@@ -416,13 +426,25 @@ def fit(
                 f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
                 f"examples out of {n}; choose a fraction that leaves some of each."
             )
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
+        if not model.built:  # check it before the training data builds the model, so a bad one changes nothing
+            x_train = _numeric_array(x, "x")
+            try:
+                x_val = _Data.check(model, *validation_data, who="validation_data")[0]
+            except ValueError as exc:
+                raise ValueError(f"validation_data: {exc}") from None
+            if x_val.shape[1:] != x_train.shape[1:]:
+                raise ValueError(
+                    f"validation_data: x has shape {x_val.shape} but the training x has {x_train.shape}; "
+                    "give validation examples with the same features as the training ones."
+                )
     data = _Data(model, x, y, sample_weight, class_weight)
     val = None
     if validation_split:
         data, val = data.split(at)
     elif validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
         try:
             val = _Data(model, *validation_data, who="validation_data")
         except ValueError as exc:

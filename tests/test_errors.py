@@ -397,3 +397,20 @@ def test_count_params_of_unbuilt_model_explains():
     with pytest.raises(ValueError, match=r"not been built yet.*build\(\)"):
         model.count_params()
     assert not model.built
+
+
+@pytest.mark.parametrize(
+    "validation_data, match",
+    [
+        ((np.ones((5, 3)), np.zeros(5)), "same features"),
+        ((np.ones((5, 4)), np.full(5, 7)), r"labels must lie in \[0, 2\)"),
+        ((np.ones((5, 4)), np.zeros(4)), "same number of examples"),
+    ],
+)
+def test_bad_validation_data_leaves_an_unbuilt_model_unbuilt(validation_data, match):
+    model = Sequential([Dense(3, activation="relu"), Dense(2)])
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).random((20, 4))
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, np.zeros(20), validation_data=validation_data, verbose=0)
+    assert not model.built
