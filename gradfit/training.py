@@ -510,7 +510,7 @@ def fit(
                     break
             logs = _logs(loss_total, seen, metrics)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                logs.update(_evaluate_data(model, val, val_batch, prefix="val_"))
+                logs.update(_evaluate_data(model, val, val_batch, prefix="val_", cbs=cbs))
             cbs.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
@@ -518,22 +518,36 @@ def fit(
     return history
 
 
-def _evaluate_data(model, data: _Data, batch_size: int, prefix: str = "") -> dict:
-    """Cost and metrics over ``data`` with the current weights (regularisation included, as Keras)."""
+def _evaluate_data(model, data: _Data, batch_size: int, prefix: str = "", cbs: CallbackList | None = None) -> dict:
+    """Cost and metrics over ``data`` with the current weights (regularisation included, as Keras).
+
+    ``cbs`` get Keras's test hooks: ``on_test_begin``, ``on_test_batch_begin/end`` and ``on_test_end`` (with
+    the logs unprefixed), as Keras calls them for ``evaluate`` and for each epoch's validation in ``fit``.
+    """
     step = _Step(model, training=False)
     metrics = model.compiled_metrics
     saved = [mt._save_state() for mt in metrics]
     for metric in metrics:
         metric.reset_state()
-    loss_total = 0.0
+    loss_total, seen = 0.0, 0
     penalty = step.penalty()
-    for start, end in _batches(data.n, batch_size):
+    batch_hooks = cbs is not None and cbs.batch_hooks
+    if cbs is not None:
+        cbs.on_test_begin()
+    for i, (start, end) in enumerate(_batches(data.n, batch_size)):
+        if batch_hooks:
+            cbs.on_test_batch_begin(i)
         out = forward(model, data.x[start:end], training=False)
         sw = None if data.sample_weight is None else data.sample_weight[start:end]
         value, _ = step.loss_and_output_grad(data.y_loss[start:end], sw, end - start)
         loss_total += (value + penalty) * (end - start)
+        seen += end - start
         for metric in metrics:
             metric.update_prepared(data.kinds[metric.target_kind][start:end], out, None)  # unweighted, as Keras
+        if batch_hooks:
+            cbs.on_test_batch_end(i, _logs(loss_total, seen, metrics))
+    if cbs is not None:
+        cbs.on_test_end(_logs(loss_total, data.n, metrics))
     logs = _logs(loss_total, data.n, metrics, prefix)
     if prefix:  # validation must not disturb the training metrics' running state
         for metric, state in zip(metrics, saved):
@@ -547,9 +561,10 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, c
     verbose = _verbosity(verbose)
     data = _Data(model, x, y, sample_weight, who="evaluate")
     steps = len(_batches(data.n, batch_size))
+    cbs = CallbackList(callbacks, model, {"steps": steps, "verbose": verbose}) if callbacks else None
     bar = Progbar(steps, verbose, sys.stdout) if verbose else None  # started now: it times the steps
     with np.errstate(over="ignore", under="ignore"):
-        logs = _evaluate_data(model, data, batch_size)
+        logs = _evaluate_data(model, data, batch_size, cbs=cbs)
     if bar is not None:
         bar.update(steps, logs, finalize=True)
     if return_dict:

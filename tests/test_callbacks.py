@@ -723,3 +723,19 @@ def test_callbacks_are_exported_under_keras():
         "Callback",
     ):
         assert getattr(kc, name) is getattr(tf.callbacks, name)
+
+
+def test_evaluate_calls_the_test_hooks_of_its_callbacks():
+    import gradfit as tf
+
+    seen = []
+    cb = tf.keras.callbacks.LambdaCallback(
+        on_test_begin=lambda logs: seen.append("begin"),
+        on_test_batch_end=lambda batch, logs: seen.append(("batch", batch, sorted(logs))),
+        on_test_end=lambda logs: seen.append(("end", sorted(logs))),
+    )
+    model = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    model.evaluate(np.ones((5, 2)), np.ones(5), batch_size=2, verbose=0, callbacks=[cb])
+    assert seen[0] == "begin" and seen[-1] == ("end", ["accuracy", "loss"])
+    assert [s[1] for s in seen[1:-1]] == [0, 1, 2]
