@@ -453,7 +453,6 @@ def fit(
 
     step = _Step(model)
     metrics = model.compiled_metrics
-    kinds = [(metric, data.kinds[metric.target_kind]) for metric in metrics]
     batches = _batches(data.n, batch_size)
     history = History()
     user_callbacks = list(callbacks or [])
@@ -468,7 +467,7 @@ def fit(
     model.history = history
 
     arrays = data.arrays()
-    shuffled = [None if a is None else np.empty_like(a) for a in arrays]
+    shuffled = [None if a is None or not shuffle else np.empty_like(a) for a in arrays]
     rng = backend.rng()
     cbs.on_train_begin()
     logs: dict = {}
@@ -489,7 +488,7 @@ def fit(
             else:
                 xs, ys, sws, *rest = arrays
             targets = {k: (ys if v is data.y_loss else rest.pop(0)) for k, v in data.kinds.items()}
-            metric_targets = [(metric, targets[metric.target_kind]) for metric, _ in kinds]
+            metric_targets = [(metric, targets[metric.target_kind]) for metric in metrics]
             loss_total, seen = 0.0, 0
             bar = progbar.bar if progbar else None
             for i, (start, end) in enumerate(batches):
