@@ -106,7 +106,14 @@ class Optimizer:
         self._tmp = np.empty_like(params)
         for name in self.slot_names:
             setattr(self, name, self._initial_slot(name, params))
+        # the rule's fixed coefficients as 0-d arrays of the weights' type: a Python float operand costs each
+        # ufunc call ~0.3 us of conversion (2 us of RMSprop's 15 on the seeds' network)
+        self._c = {k: np.asarray(v, dtype=params.dtype) for k, v in self._coefficients().items()}
         self.built = True
+
+    def _coefficients(self) -> dict[str, float]:
+        """The update rule's constants (fixed once built)."""
+        return {}
 
     def _initial_slot(self, name: str, params: np.ndarray) -> np.ndarray:
         return np.zeros_like(params)
@@ -257,31 +264,34 @@ class RMSprop(Optimizer):
             ("velocities",) + (("average_gradients",) if centered else ()) + (("momentums",) if self.momentum else ())
         )
 
+    def _coefficients(self):
+        return {"rho": self.rho, "one_minus_rho": 1 - self.rho, "epsilon": self.epsilon, "momentum": self.momentum}
+
     def update(self, w, g, lr, t):
-        v, tmp = self.velocities, self._tmp
-        v *= self.rho
+        v, tmp, c = self.velocities, self._tmp, self._c
+        np.multiply(v, c["rho"], out=v)  # v = rho v + (1 - rho) g^2
         np.square(g, out=tmp)
-        tmp *= 1 - self.rho
-        v += tmp
+        np.multiply(tmp, c["one_minus_rho"], out=tmp)
+        np.add(v, tmp, out=v)
         if self.centered:
             avg = self.average_gradients
-            avg *= self.rho
-            avg += (1 - self.rho) * g
+            np.multiply(avg, c["rho"], out=avg)
+            avg += c["one_minus_rho"] * g
             np.square(avg, out=tmp)
             np.subtract(v, tmp, out=tmp)
-            tmp += self.epsilon
+            np.add(tmp, c["epsilon"], out=tmp)
         else:
-            np.add(v, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
+            np.add(v, c["epsilon"], out=tmp)
+        np.sqrt(tmp, out=tmp)  # increment = lr g / sqrt(v + eps)
         np.divide(g, tmp, out=tmp)
-        tmp *= lr
+        np.multiply(tmp, lr, out=tmp)
         if self.momentum:
             m = self.momentums
-            m *= self.momentum
-            m += tmp
-            w -= m
+            np.multiply(m, c["momentum"], out=m)
+            np.add(m, tmp, out=m)
+            np.subtract(w, m, out=w)
         else:
-            w -= tmp
+            np.subtract(w, tmp, out=w)
 
     def get_config(self):
         return {
@@ -316,16 +326,19 @@ class Adam(Optimizer):
         self._betas_f32 = (float(np.float32(self.beta_1)), float(np.float32(self.beta_2)))
         self.slot_names = ("momentums", "velocities") + (("velocity_hats",) if amsgrad else ())
 
+    def _coefficients(self):
+        return {"one_minus_beta_1": 1 - self.beta_1, "one_minus_beta_2": 1 - self.beta_2, "epsilon": self.epsilon}
+
     def update(self, w, g, lr, t):
-        m, v, tmp = self.momentums, self.velocities, self._tmp
+        m, v, tmp, c = self.momentums, self.velocities, self._tmp, self._c
         # Keras's form m += (g - m)(1 - b1), not b1 m + (1 - b1) g: the same number, rounded as Keras rounds
         np.subtract(g, m, out=tmp)
-        tmp *= 1 - self.beta_1
-        m += tmp
-        np.square(g, out=tmp)
-        tmp -= v
-        tmp *= 1 - self.beta_2
-        v += tmp
+        np.multiply(tmp, c["one_minus_beta_1"], out=tmp)
+        np.add(m, tmp, out=m)
+        np.square(g, out=tmp)  # v += (g^2 - v)(1 - b2)
+        np.subtract(tmp, v, out=tmp)
+        np.multiply(tmp, c["one_minus_beta_2"], out=tmp)
+        np.add(v, tmp, out=v)
         if self.amsgrad:
             np.maximum(self.velocity_hats, v, out=self.velocity_hats)
             v = self.velocity_hats
@@ -334,11 +347,11 @@ class Adam(Optimizer):
         # values cost a tenth of the NumPy scalar arithmetic and agree with it to float32 precision.
         b1, b2 = self._betas_f32
         alpha = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
+        np.sqrt(v, out=tmp)  # w -= alpha m / (sqrt(v) + eps)
+        np.add(tmp, c["epsilon"], out=tmp)
         np.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        w -= tmp
+        np.multiply(tmp, alpha, out=tmp)
+        np.subtract(w, tmp, out=w)
 
     def get_config(self):
         return {
