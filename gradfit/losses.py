@@ -223,14 +223,14 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
         # softplus(z) - z y = max(z, 0) - z y + log(1 + e^-|z|), in one ufunc: the hot path of the seeds' network
         y = self._smooth(y)
         units = z.shape[-1]
-        values = np.logaddexp(z, 0)
-        values -= z * y
+        values = np.logaddexp(z, np.zeros((), z.dtype))  # a 0-d operand: a Python 0 costs a conversion per call
+        np.subtract(values, z * y, out=values)
         if a is None:
             a = 1 / (1 + np.exp(-z))
         d = a - y
         if units != 1:
             d /= units
-        return float(values.sum()) / units, d
+        return float(np.add.reduce(values, axis=None)) / units, d
 
     def check_targets(self, y):
         if y.size and (y.min() < 0 or y.max() > 1):
