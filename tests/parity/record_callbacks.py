@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from callback_cases import CASES, build, build_callbacks, fit_kwargs  # noqa: E402
+from recording import add_trajectory, record_all, save, versions  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 MARGIN = 1e-3
@@ -107,41 +108,23 @@ def record(spec: dict) -> Path:
         "epochs_run": np.array(len(history["loss"])),
         "iterations": np.array(int(model.optimizer.iterations.numpy())),
         "learning_rate": np.array(float(np.asarray(model.optimizer.learning_rate))),
-        "versions": np.array(json.dumps({"keras": keras.__version__, "tensorflow": _tf_version()})),
+        "versions": versions(keras),
     }
     for cb in callbacks:
         if isinstance(cb, keras.callbacks.EarlyStopping):
             arrays["stopped_epoch"] = np.array(cb.stopped_epoch)
             arrays["best_epoch"] = np.array(cb.best_epoch)
-    for key, values in history.items():
-        arrays["history/" + key] = np.asarray(values, dtype=np.float64)
-    for i, w in enumerate(w0):
-        arrays[f"initial/{i}"] = w
-    for i, w in enumerate(model.get_weights()):
-        arrays[f"final/{i}"] = w
-    FIXTURES.mkdir(exist_ok=True)
-    path = FIXTURES / f"{spec['name']}.npz"
-    np.savez_compressed(path, **arrays)
-    return path
+    add_trajectory(arrays, history, w0, model.get_weights())
+    return save(FIXTURES, spec["name"], arrays)
 
 
-def _tf_version() -> str:
-    import tensorflow as tf
-
-    return tf.__version__
+def _describe(path: Path) -> dict:
+    with np.load(path) as f:
+        return {k: f[k].item() for k in ("epochs_run", "stopped_epoch", "best_epoch", "learning_rate") if k in f}
 
 
 def main(names: list[str]) -> None:
-    unknown = set(names) - {c["name"] for c in CASES}
-    if unknown:
-        raise SystemExit(f"unknown case(s): {sorted(unknown)}")
-    for spec in CASES:
-        if names and spec["name"] not in names:
-            continue
-        path = record(spec)
-        with np.load(path) as f:
-            extra = {k: f[k].item() for k in ("epochs_run", "stopped_epoch", "best_epoch", "learning_rate") if k in f}
-        print(f"{path.relative_to(HERE.parent.parent)}  {path.stat().st_size / 1024:.1f} KiB  {extra}")
+    record_all(CASES, names, record, _describe)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from recording import add_trajectory, record_all, save, versions
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "callbacks_more"
@@ -340,38 +341,20 @@ def record(spec: dict) -> Path:
             "history_keys": np.array(sorted(history)),
             "epochs_run": np.array(len(history["loss"])),
             "iterations": np.array(int(model.optimizer.iterations.numpy())),
-            "versions": np.array(json.dumps({"keras": keras.__version__, "tensorflow": _tf_version()})),
+            "versions": versions(keras),
         }
     )
-    for key, values in history.items():
-        arrays["history/" + key] = np.asarray(values, dtype=np.float64)
-    for i, w in enumerate(w0):
-        arrays[f"initial/{i}"] = w
-    for i, w in enumerate(model.get_weights()):
-        arrays[f"final/{i}"] = w
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    path = FIXTURES / f"{spec['name']}.npz"
-    np.savez_compressed(path, **arrays)
-    return path
+    add_trajectory(arrays, history, w0, model.get_weights())
+    return save(FIXTURES, spec["name"], arrays)
 
 
-def _tf_version() -> str:
-    import tensorflow as tf
-
-    return tf.__version__
+def _describe(path: Path) -> dict:
+    with np.load(path) as f:
+        return {"epochs_run": f["epochs_run"].item(), "files": json.loads(str(f["files"]))}
 
 
 def main(names: list[str]) -> None:
-    unknown = set(names) - {c["name"] for c in CASES}
-    if unknown:
-        raise SystemExit(f"unknown case(s): {sorted(unknown)}")
-    for spec in CASES:
-        if names and spec["name"] not in names:
-            continue
-        path = record(spec)
-        with np.load(path) as f:
-            info = {"epochs_run": f["epochs_run"].item(), "files": json.loads(str(f["files"]))}
-        print(f"{path.relative_to(HERE.parent.parent)}  {path.stat().st_size / 1024:.1f} KiB  {info}")
+    record_all(CASES, names, record, _describe)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cases import CASES, build, fit_kwargs  # noqa: E402
+from recording import add_trajectory, record_all, save, versions  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 DIGITS = Path("/work/shared/data/course_digits_01.npz")
@@ -109,37 +110,16 @@ def record(spec: dict) -> Path:
         "evaluate_keys": np.array(sorted(evaluated)),
         "evaluate": np.array([float(evaluated[k]) for k in sorted(evaluated)]),
         "history_keys": np.array(sorted(history)),
-        "versions": np.array(json.dumps({"keras": keras.__version__, "tensorflow": _tf_version()})),
+        "versions": versions(keras),
     }
     if sample_weight is not None:
         arrays["sample_weight"] = sample_weight
-    for key, values in history.items():
-        arrays["history/" + key] = np.asarray(values, dtype=np.float64)
-    for i, w in enumerate(w0):
-        arrays[f"initial/{i}"] = w
-    for i, w in enumerate(model.get_weights()):
-        arrays[f"final/{i}"] = w
-    FIXTURES.mkdir(exist_ok=True)
-    path = FIXTURES / f"{spec['name']}.npz"
-    np.savez_compressed(path, **arrays)
-    return path
-
-
-def _tf_version() -> str:
-    import tensorflow as tf
-
-    return tf.__version__
+    add_trajectory(arrays, history, w0, model.get_weights())
+    return save(FIXTURES, spec["name"], arrays)
 
 
 def main(names: list[str]) -> None:
-    unknown = set(names) - {c["name"] for c in CASES}
-    if unknown:
-        raise SystemExit(f"unknown case(s): {sorted(unknown)}")
-    for spec in CASES:
-        if names and spec["name"] not in names:
-            continue
-        path = record(spec)
-        print(f"{path.relative_to(HERE.parent.parent)}  {path.stat().st_size / 1024:.1f} KiB")
+    record_all(CASES, names, record)
 
 
 if __name__ == "__main__":

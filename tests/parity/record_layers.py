@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from recording import add_trajectory, record_all, save, versions
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "layers"
@@ -308,48 +309,27 @@ def record(spec: dict) -> Path:
         "evaluate": np.array([float(evaluated[k]) for k in sorted(evaluated)]),
         "history_keys": np.array(sorted(history)),
         "keras_configs": np.array(json.dumps(configs, default=list)),
-        "versions": np.array(json.dumps({"keras": keras.__version__, "tensorflow": _tf_version()})),
+        "versions": versions(keras),
     }
     if spec["data"]["kind"] == "digits":  # 480 KB of pixels: store which rows of the shared file instead
         arrays["rows"] = digit_rows(spec)
     else:
         arrays["x"] = X
-    for key, values in history.items():
-        arrays["history/" + key] = np.asarray(values, dtype=np.float64)
-    for i, w in enumerate(w0):
-        arrays[f"initial/{i}"] = w
-    for i, w in enumerate(model.get_weights()):
-        arrays[f"final/{i}"] = w
+    add_trajectory(arrays, history, w0, model.get_weights())
     # after every epoch: the weights that are not plain Dense ones (BatchNormalization's, moving statistics
     # included); Dense kernels are checked at the end
     tracked = [i for i, (layer, _) in enumerate(weight_names(spec)) if layer != "Dense"]
     for e, weights in enumerate(snapshots):
         for i in tracked:
             arrays[f"epoch{e}/{i}"] = weights[i]
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    path = FIXTURES / f"{spec['name']}.npz"
-    np.savez_compressed(path, **arrays)
-    return path
-
-
-def _tf_version() -> str:
-    import tensorflow as tf
-
-    return tf.__version__
+    return save(FIXTURES, spec["name"], arrays)
 
 
 def main(names: list[str]) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # plain kernels: fewer reorderings of float32 sums
-    unknown = set(names) - {c["name"] for c in LAYER_CASES}
-    if unknown:
-        raise SystemExit(f"unknown case(s): {sorted(unknown)}")
-    for spec in LAYER_CASES:
-        if names and spec["name"] not in names:
-            continue
-        path = record(spec)
-        print(f"{path.relative_to(HERE.parent.parent)}  {path.stat().st_size / 1024:.1f} KiB")
+    record_all(LAYER_CASES, names, record)
 
 
 if __name__ == "__main__":

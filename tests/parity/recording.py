@@ -1,0 +1,48 @@
+"""What the scripts that record Keras fixtures share. They run by hand in a TensorFlow virtual environment,
+never in the test suite (which only reads the fixtures they wrote)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def versions(keras) -> np.ndarray:
+    """The Keras and TensorFlow versions a fixture was recorded with, as a JSON string array."""
+    import tensorflow as tf
+
+    return np.array(json.dumps({"keras": keras.__version__, "tensorflow": tf.__version__}))
+
+
+def add_trajectory(arrays: dict, history: dict, initial: list, final: list) -> None:
+    """Store the per-epoch History and the weights before and after training under Keras-independent keys."""
+    for key, values in history.items():
+        arrays["history/" + key] = np.asarray(values, dtype=np.float64)
+    for i, w in enumerate(initial):
+        arrays[f"initial/{i}"] = w
+    for i, w in enumerate(final):
+        arrays[f"final/{i}"] = w
+
+
+def save(folder: Path, name: str, arrays: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.npz"
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def record_all(cases: list[dict], names: list[str], record: Callable[[dict], Path], describe=lambda path: "") -> None:
+    """Record every case (or only those named), printing each fixture's path and size."""
+    unknown = set(names) - {c["name"] for c in cases}
+    if unknown:
+        raise SystemExit(f"unknown case(s): {sorted(unknown)}")
+    for spec in cases:
+        if names and spec["name"] not in names:
+            continue
+        path = record(spec)
+        print(f"{path.relative_to(REPO)}  {path.stat().st_size / 1024:.1f} KiB  {describe(path)}".rstrip())
