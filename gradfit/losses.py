@@ -41,6 +41,10 @@ __all__ = [
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
 
 
+# 0-d zeros per float type: a Python 0 as a ufunc operand costs a conversion on every call of the hot path
+_ZEROS = {np.dtype(t): np.zeros((), t) for t in (np.float16, np.float32, np.float64)}
+
+
 def _logsumexp(z: np.ndarray) -> np.ndarray:
     top = z.max(axis=-1, keepdims=True)
     return np.log(np.exp(z - top).sum(axis=-1)) + top[..., 0]
@@ -124,9 +128,6 @@ class Loss:
 
     def check_targets(self, y: np.ndarray) -> None:
         """Refuse targets the loss cannot mean (e.g. labels outside [0, 1] for binary cross-entropy)."""
-
-    def reduce(self, values: np.ndarray, m: int) -> float:
-        return values.sum() / m if self.reduction == "sum_over_batch_size" else values.sum()
 
     # -- the training step's entry points: the batch's summed loss and its gradient together, so a loss
     #    can share work between the two (fit calls these once per batch; they must return a fresh gradient
@@ -223,7 +224,7 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
         # softplus(z) - z y = max(z, 0) - z y + log(1 + e^-|z|), in one ufunc: the hot path of the seeds' network
         y = self._smooth(y)
         units = z.shape[-1]
-        values = np.logaddexp(z, np.zeros((), z.dtype))  # a 0-d operand: a Python 0 costs a conversion per call
+        values = np.logaddexp(z, _ZEROS[z.dtype])
         np.subtract(values, z * y, out=values)
         if a is None:
             a = 1 / (1 + np.exp(-z))

@@ -12,12 +12,6 @@ class Tensor(np.ndarray):
     def numpy(self) -> np.ndarray:
         return self.view(np.ndarray)
 
-    def __array_wrap__(self, obj, context=None, return_scalar=False):
-        # results of arithmetic on a Tensor stay plain arrays where they reduce to scalars
-        if obj.ndim == 0:
-            return obj[()]
-        return super().__array_wrap__(obj, context, return_scalar)
-
 
 class SymbolicTensor:
     """What ``Input(shape=…)`` and ``layer.output`` stand for: a shape (batch first, None) and a dtype."""
