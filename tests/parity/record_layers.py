@@ -25,7 +25,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from recording import add_trajectory, record_all, save, versions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test imports this module
+from recording import add_trajectory, record_all, save, versions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "layers"
