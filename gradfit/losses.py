@@ -44,6 +44,10 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
 # 0-d zeros per float type: a Python 0 as a ufunc operand costs a conversion on every call of the hot path
 _ZEROS = {np.dtype(t): np.zeros((), t) for t in (np.float16, np.float32, np.float64)}
 
+#: softmax row sums below this hold subnormal terms (tiny * 2^(mantissa bits + 1)); float16 always
+#: takes the row-maximum path
+_SHIFT_FLOOR = {np.dtype(t): np.finfo(t).tiny * 2.0 ** (np.finfo(t).nmant + 1) for t in (np.float32, np.float64)}
+
 
 def _logsumexp(z: np.ndarray) -> np.ndarray:
     top = z.max(axis=-1, keepdims=True)
@@ -365,23 +369,44 @@ class SparseCategoricalCrossentropy(Loss):
         return dz
 
     def sum_and_grad_logits(self, y, z, a=None):
-        if z.ndim != 2:
+        if z.ndim != 2 or z.dtype not in _SHIFT_FLOOR:
             return super().sum_and_grad_logits(y, z, a)
-        # one exp for both: L = log(sum_j e^(z_j - max)) - (z_y - max), dL/dz = softmax(z) - onehot(y)
+        # one exp for both: L = log(sum_j e^(z_j - c)) - (z_y - c), dL/dz = softmax(z) - onehot(y). The shift c
+        # is the batch's largest logit, not each row's: NumPy reduces along a short row axis slowly (128 x 10:
+        # 7 us for the row maxima, 20 us for the whole loss before, 13 after). Any shift is exact in exact
+        # arithmetic; a row whose logits all lie far below c would lose precision to subnormals, so such a
+        # batch is done again with row maxima.
         m, k = z.shape
         picks = y + self._row_starts(m, k)  # flat indices of z[i, y_i]
+        shifted = np.subtract(z, np.maximum.reduce(z, axis=None))
+        z_y = shifted.ravel().take(picks)
+        e = np.exp(shifted, out=shifted)
+        total = np.dot(e, self._ones(k, z.dtype))  # row sums through BLAS: cheaper than a reduction over axis 1
+        if np.minimum.reduce(total) < _SHIFT_FLOOR[z.dtype]:
+            return self._sum_and_grad_row_max(y, z, a, picks)
+        loss = float(np.add.reduce(np.log(total)) - np.add.reduce(z_y))
+        if a is None:
+            d = np.divide(e, total.reshape(m, 1), out=e)
+        else:
+            d = a.copy()
+        d.ravel()[picks] -= 1
+        return loss, d
+
+    def _sum_and_grad_row_max(self, y, z, a, picks):
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
         loss = float(np.log(total).sum() - shifted.ravel().take(picks).sum())
-        if a is None:
-            e /= total
-            d = e
-        else:
-            d = a.copy()
-        flat = d.ravel()
-        flat[picks] -= 1
+        d = np.divide(e, total, out=e) if a is None else a.copy()
+        d.ravel()[picks] -= 1
         return loss, d
+
+    def _ones(self, k: int, dtype) -> np.ndarray:
+        cache = self.__dict__.setdefault("_ones_cache", {})
+        key = (k, np.dtype(dtype))
+        if key not in cache:
+            cache[key] = np.ones(k, dtype)
+        return cache[key]
 
     def _row_starts(self, m: int, k: int) -> np.ndarray:
         cache = self.__dict__.setdefault("_row_start_cache", {})

@@ -1153,7 +1153,7 @@ def _optimizer_values(model) -> list[np.ndarray]:
         )
     if getattr(opt, "_tmp", None) is not None and opt._tmp.size == model.parameters.size:
         for slot, i in layout:
-            values.append(np.ascontiguousarray(model.weight_views(getattr(opt, slot))[i]))
+            values.append(np.ascontiguousarray(model.weight_views(opt.slot(slot))[i]))
     return values
 
 
@@ -1624,8 +1624,9 @@ def _assign(model, layer_values, opt_values) -> None:
         model._ensure_bound()
         opt.build(model.parameters, model._segments)
         for slot, i, value in slots:
-            view = model.weight_views(getattr(opt, slot))[i]
-            view[...] = value.reshape(view.shape)
+            stored, scale = opt.slot_buffer(slot)
+            view = model.weight_views(stored)[i]
+            view[...] = value.reshape(view.shape) / scale
     opt.iterations = iterations
 
 

