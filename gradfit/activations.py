@@ -59,13 +59,17 @@ class Activation:
     backward : callable ``(z, a, da) -> dz``
     formula : str
         ``g(z)`` in the course's notation, shown by ``repr`` and ``model.explain()``.
+    in_place : bool
+        Whether ``backward`` needs only ``a``, so that a layer may compute ``a`` over ``z``'s memory
+        (saves an allocation and keeps one array hot in cache on the MNIST-sized step).
     """
 
-    def __init__(self, name: str, forward: Forward, backward: Backward, formula: str):
+    def __init__(self, name: str, forward: Forward, backward: Backward, formula: str, in_place: bool = False):
         self.__name__ = name
         self.forward = forward
         self.backward = backward
         self.formula = formula
+        self.in_place = in_place
         self.__doc__ = f"{name}: {formula}"
 
     def __call__(self, x, **kwargs) -> np.ndarray:
@@ -306,8 +310,8 @@ def _softmax_grad(z, a, da):
 
 linear = Activation("linear", _linear, _linear_grad, "g(z) = z")
 sigmoid = Activation("sigmoid", _sigmoid, _sigmoid_grad, "g(z) = 1 / (1 + e^-z)")
-tanh = Activation("tanh", _tanh, _tanh_grad, "g(z) = (e^z - e^-z) / (e^z + e^-z)")
-relu = Activation("relu", _relu, _relu_grad, "g(z) = max(0, z)")
+tanh = Activation("tanh", _tanh, _tanh_grad, "g(z) = (e^z - e^-z) / (e^z + e^-z)", in_place=True)
+relu = Activation("relu", _relu, _relu_grad, "g(z) = max(0, z)", in_place=True)
 relu6 = Activation("relu6", _relu6, _relu6_grad, "g(z) = min(max(0, z), 6)")
 leaky_relu = Activation("leaky_relu", _leaky_relu, _leaky_relu_grad, "g(z) = z if z > 0 else 0.2 z")
 elu = Activation("elu", _elu, _elu_grad, "g(z) = z if z > 0 else e^z - 1")

@@ -381,7 +381,7 @@ class SparseCategoricalCrossentropy(Loss):
         shifted = np.subtract(z, np.maximum.reduce(z, axis=None))
         z_y = shifted.ravel().take(picks)
         e = np.exp(shifted, out=shifted)
-        total = np.dot(e, self._ones(k, z.dtype))  # row sums through BLAS: cheaper than a reduction over axis 1
+        total = backend.dot(e, self._ones(k, z.dtype))  # row sums through BLAS: cheaper than a reduction over axis 1
         if np.minimum.reduce(total) < _SHIFT_FLOOR[z.dtype]:
             return self._sum_and_grad_row_max(y, z, a, picks)
         loss = float(np.add.reduce(np.log(total)) - np.add.reduce(z_y))

@@ -151,8 +151,11 @@ class Optimizer:
         """Update ``params`` in place from ``grads`` (both flat, same shape); may modify ``grads``."""
         if not self.built:
             self.build(params)
-        lr = self._current_lr()
-        self._clip(grads)
+        lr = self._learning_rate
+        if lr.__class__ is not float:  # a schedule or a callable
+            lr = self._current_lr()
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            self._clip(grads)
         if self.weight_decay:
             params -= params * (self.weight_decay * lr)
         self.update(params, grads, lr, self.iterations + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, initializers, regularizers
+from ..backend import dot
 from .base import Layer
 
 
@@ -85,11 +86,11 @@ class Dense(Layer):
         else:
             self._nd_shape = None
         self.x = x
-        z = np.dot(x, self.kernel)  # np.dot: less overhead than @ at these small shapes
+        z = dot(x, self.kernel)  # np.dot's C function: less overhead than @ at these small shapes
         if self.use_bias:
             np.add(z, self.bias, out=z)
-        self.z = z
-        self.a = self.activation.forward(z, None)
+        self.z = z  # with an in-place activation, z then holds a: its backward needs only a
+        self.a = self.activation.forward(z, z if self.activation.in_place else None)
         if self._nd_shape is not None:
             return self.a.reshape(self._nd_shape + (self.units,))
         return self.a
@@ -104,14 +105,14 @@ class Dense(Layer):
         if self.trainable:
             grad_kernel = self.grad_kernel
             if grad_kernel.flags.f_contiguous:  # a column-major kernel: write dJ/dW^T = dz^T x row by row
-                np.dot(dz.T, self.x, out=grad_kernel.T)
+                dot(dz.T, self.x, out=grad_kernel.T)
             else:
-                np.dot(self.x.T, dz, out=grad_kernel)
+                dot(self.x.T, dz, out=grad_kernel)
             if self.use_bias:
                 np.add.reduce(dz, axis=0, out=self.grad_bias)  # np.sum's Python wrapper costs more than the sum
         if self.skip_input_grad:
             return None
-        dx = np.dot(dz, self.kernel.T)
+        dx = dot(dz, self.kernel.T)
         if self._nd_shape is not None:
             return dx.reshape(self._nd_shape + (self.kernel.shape[0],))
         return dx
