@@ -15,6 +15,20 @@ _name_counts: dict[str, int] = {}
 #: less per call, and the seeds' network makes 8 products a step (NumPy without the attribute: np.dot)
 dot = getattr(np.dot, "_implementation", np.dot)
 
+_ones_cache: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def ones(n: int, dtype) -> np.ndarray:
+    """A cached, read-only vector of ``n`` ones: ``dot(ones, dz)`` sums ``dz`` over its rows 3-4x faster than
+    ``np.add.reduce(dz, axis=0)`` at a batch's shapes (32 x 25: 0.6 us against 2.5 us)."""
+    key = (n, np.dtype(dtype))
+    vector = _ones_cache.get(key)
+    if vector is None:
+        vector = np.ones(n, dtype)
+        vector.flags.writeable = False
+        _ones_cache[key] = vector
+    return vector
+
 
 def floatx() -> str:
     """The default float type of new weights and of data given to ``fit``: ``'float32'`` unless changed."""

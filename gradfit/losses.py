@@ -381,7 +381,7 @@ class SparseCategoricalCrossentropy(Loss):
         shifted = np.subtract(z, np.maximum.reduce(z, axis=None))
         z_y = shifted.ravel().take(picks)
         e = np.exp(shifted, out=shifted)
-        total = backend.dot(e, self._ones(k, z.dtype))  # row sums through BLAS: cheaper than a reduction over axis 1
+        total = backend.dot(e, backend.ones(k, z.dtype))  # row sums through BLAS: cheaper than a reduction
         if np.minimum.reduce(total) < _SHIFT_FLOOR[z.dtype]:
             return self._sum_and_grad_row_max(y, z, a, picks)
         loss = float(np.add.reduce(np.log(total)) - np.add.reduce(z_y))
@@ -400,13 +400,6 @@ class SparseCategoricalCrossentropy(Loss):
         d = np.divide(e, total, out=e) if a is None else a.copy()
         d.ravel()[picks] -= 1
         return loss, d
-
-    def _ones(self, k: int, dtype) -> np.ndarray:
-        cache = self.__dict__.setdefault("_ones_cache", {})
-        key = (k, np.dtype(dtype))
-        if key not in cache:
-            cache[key] = np.ones(k, dtype)
-        return cache[key]
 
     def _row_starts(self, m: int, k: int) -> np.ndarray:
         cache = self.__dict__.setdefault("_row_start_cache", {})
