@@ -25,6 +25,7 @@ __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
 
 #: steps between flushes of subnormal slot values (a moment needs ~150 steps to pass through that range)
 _FLUSH_EVERY = 16
+_FLUSH_CONSTANTS: dict[np.dtype, np.ndarray] = {}
 
 
 class Optimizer:
@@ -177,8 +178,10 @@ class Optimizer:
         for slot in self._slots.values():
             if slot.dtype.kind != "f":
                 continue
-            info = np.finfo(slot.dtype)
-            c = np.asarray(info.tiny * 2.0 ** (info.nmant + 1), dtype=slot.dtype)
+            c = _FLUSH_CONSTANTS.get(slot.dtype)
+            if c is None:
+                info = np.finfo(slot.dtype)
+                c = _FLUSH_CONSTANTS[slot.dtype] = np.asarray(info.tiny * 2.0 ** (info.nmant + 1), dtype=slot.dtype)
             np.add(slot, c, out=slot)
             np.subtract(slot, c, out=slot)
 
