@@ -259,18 +259,18 @@ class SGD(Optimizer):
         )
 
     def update(self, w, g, lr, t):
+        # lr g goes into the scratch vector, not into g: callbacks (GradientLogger) read the gradient after the step
+        step = np.multiply(g, lr, out=self._tmp)
         if not self.momentum:
-            g *= lr
-            w -= g
+            w -= step
             return
         v = self._slots["momentums"]
         v *= self.momentum
-        g *= lr
-        v -= g
+        v -= step
         if self.nesterov:
-            np.multiply(v, self.momentum, out=self._tmp)
-            self._tmp -= g
-            w += self._tmp
+            np.multiply(v, self.momentum, out=step)
+            np.subtract(step, np.multiply(g, lr), out=step)
+            w += step
         else:
             w += v
 

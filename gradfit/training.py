@@ -60,8 +60,17 @@ def _numeric_array(data, name: str) -> np.ndarray:
     return arr
 
 
+def _all_finite(arr: np.ndarray) -> bool:
+    # the minimum and maximum are finite exactly when every value is (NaN propagates through both): two
+    # passes without a temporary, where np.isfinite(arr).all() first writes a boolean array the size of the
+    # data (47 MB for MNIST, 0.15 s of fresh pages in a new process here)
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return True
+    return bool(np.isfinite(np.minimum.reduce(arr, axis=None)) and np.isfinite(np.maximum.reduce(arr, axis=None)))
+
+
 def _check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if not _all_finite(arr):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(
             f"{name} contains {bad} NaN or infinite value(s); remove or impute them before training "

@@ -188,3 +188,20 @@ def test_gradient_logger_records_vanishing_gradients_in_the_history():
         assert logger.history[key] == history.history[key]
     first, last = history.history[keys[0]][0], history.history[keys[-1]][0]
     assert first < last / 10  # sigmoid stacks: the first layer's gradient is far smaller than the last's
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_gradient_logger_records_the_gradient_itself_not_the_update(optimizer):
+    # one batch per epoch: the logged norm is ||dJ/dW|| at the weights the step started from, whatever the
+    # optimizer does with the gradient afterwards (SGD once scaled it by the learning rate in place)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = Sequential([Input(shape=(4,)), Dense(3, activation="tanh"), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer=optimizer)
+    _, grads = model.compute_gradients(x, y)
+    expected = [float(np.linalg.norm(g)) for g in grads[::2]]  # the kernels
+    logger = gradfit.callbacks.GradientLogger()
+    history = model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0, callbacks=[logger])
+    got = [history.history[f"grad_norm/{layer.name}"][0] for layer in model.layers]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
