@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bytecode clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,16 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test,datasets,plot]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# An editable install leaves gradfit's bytecode to the first import, which a PYTHONDONTWRITEBYTECODE=1
+# environment never writes: every `import gradfit` then compiles ~10k lines (0.12 s instead of 0.013 s).
+# compileall writes it (only for files that changed) whatever that variable says.
+bytecode: $(STAMP)
+	$(PY) -m compileall -q gradfit
+
+demo: bytecode
 	$(PY) -m gradfit demo --out demo-output
 
-test: $(STAMP)
+test: bytecode
 	$(PY) -m ruff check gradfit tests benchmarks
 	$(PY) -m ruff format --check gradfit tests benchmarks
 	$(PY) -m pytest
@@ -31,7 +37,7 @@ format: $(STAMP)
 	$(PY) -m ruff format gradfit tests benchmarks
 	$(PY) -m ruff check --fix gradfit tests benchmarks
 
-bench: $(STAMP)
+bench: bytecode
 	$(PY) benchmarks/bench_core.py
 
 clean:
