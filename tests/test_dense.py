@@ -343,7 +343,7 @@ def test_model_gradient_matches_finite_differences_of_the_cost(float64, kind):
     numeric = numerical_grad(lambda: hand_cost(kind, model, x, y), model.parameters)
     assert np.abs(numeric).max() > 1e-3
     assert rel_error(grad, numeric) < 1e-6
-    # every layer's gradient is a view into the flat vector (matrices laid out column by column)
+    # every layer's gradient is a view into the flat vector (small matrices laid out column by column)
     views = model.weight_views(grad)
     layer_grads = [g for layer in model.layers for g in layer.gradients]
     assert len(views) == len(layer_grads) and sum(v.size for v in views) == grad.size
@@ -400,3 +400,43 @@ def test_fit_uses_the_fused_logits_path_for_a_saturated_sigmoid(float64):
 
 def test_keras_namespace_dense_is_the_same_class():
     assert gradfit.keras.layers.Dense is Dense
+
+
+def test_large_kernels_are_row_major_and_give_the_same_gradients(float64, monkeypatch, tmp_path):
+    # kernels of >= 32768 entries sit row-major in the flat vector (their products run faster so), smaller
+    # ones column-major; Dense's backward writes dJ/dW in either order: both give the same numbers
+    from gradfit import models
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(24, 200))
+    y = rng.integers(0, 3, 24)
+
+    def gradients():
+        backend.set_seed(0)
+        model = Sequential([Input(shape=(200,)), Dense(200, activation="relu"), Dense(3)])
+        model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+        return model, model.compute_gradients(x, y)
+
+    model, (value, grads) = gradients()
+    assert model.layers[0].kernel.flags.c_contiguous and not model.layers[0].kernel.flags.f_contiguous
+    assert model.layers[1].kernel.flags.f_contiguous and not model.layers[1].kernel.flags.c_contiguous
+    monkeypatch.setattr(models, "_ROW_MAJOR_SIZE", 10**9)  # every kernel column-major
+    column_major, (value_f, grads_f) = gradients()
+    assert column_major.layers[0].kernel.flags.f_contiguous
+    assert value == pytest.approx(value_f, rel=1e-12)
+    for g, g_f in zip(grads, grads_f, strict=True):
+        np.testing.assert_allclose(g, g_f, rtol=1e-12, atol=1e-15)
+    # the hand formula dJ/dW1 = x^T dz1 for the first layer
+    z1 = x @ model.layers[0].kernel + model.layers[0].bias
+    a1 = np.maximum(z1, 0)
+    z2 = a1 @ model.layers[1].kernel + model.layers[1].bias
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(24), y] -= 1
+    dz1 = (p / 24) @ model.layers[1].kernel.T * (z1 > 0)
+    np.testing.assert_allclose(grads[0], x.T @ dz1, rtol=1e-10, atol=1e-14)
+    # and a row-major model trains, saves and loads like any other
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = gradfit.keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
