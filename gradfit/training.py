@@ -367,12 +367,65 @@ def _blas_threads(model, batch_size: int):
     largest = max((batch_size * int(np.prod(w.shape)) for w in model.trainable_weights if w.ndim == 2), default=0)
     if largest >= _SINGLE_THREAD_MACS:
         return contextlib.nullcontext()
-    try:  # looked up afresh each fit (about 0.3 ms): a BLAS loaded since (SciPy's, say) is covered too
+    openblas = _numpy_openblas()
+    if openblas is not None:
+        return _one_thread(*openblas)
+    try:  # any other BLAS NumPy was built with (MKL, Accelerate, a system OpenBLAS): threadpoolctl finds it
         from threadpoolctl import threadpool_limits
 
         return threadpool_limits(limits=1, user_api="blas")
     except Exception:  # threadpoolctl missing or unable to see the BLAS: run as is
         return contextlib.nullcontext()
+
+
+_OPENBLAS_UNSET = object()
+_openblas = _OPENBLAS_UNSET
+
+
+def _numpy_openblas():
+    """``(get, set)`` for the thread count of the OpenBLAS inside NumPy's wheels (numpy.libs), or None.
+
+    threadpoolctl finds every BLAS a process has loaded, but importing it and scanning the loaded libraries
+    took 8 ms of a process's first fit here (4 % of the seeds' 0.2 s fit). The OpenBLAS that NumPy's wheels
+    bundle sits in numpy.libs and is already loaded: ctypes reaches it in microseconds. Only that library
+    runs gradfit's products, so it is the only one to limit.
+    """
+    global _openblas
+    if _openblas is not _OPENBLAS_UNSET:
+        return _openblas
+    _openblas = None
+    try:
+        import ctypes
+        import glob
+        import os
+
+        libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs", "*openblas*.so*"))
+        if len(libs) != 1:
+            return None
+        lib = ctypes.CDLL(libs[0], mode=os.RTLD_NOLOAD)  # raises unless it is loaded already
+        names = (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", ""))
+        for prefix, suffix in names:
+            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                set_.restype, set_.argtypes = None, [ctypes.c_int]
+                if get() >= 1:
+                    _openblas = (get, set_)
+                break
+    except Exception:  # not a wheel layout this knows: threadpoolctl takes over
+        _openblas = None
+    return _openblas
+
+
+@contextlib.contextmanager
+def _one_thread(get, set_):
+    before = get()
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(before)
 
 
 def _verbosity(verbose) -> int:

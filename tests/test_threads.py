@@ -13,7 +13,11 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
 def _blas_threads() -> list[int]:
-    return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    """Threads of the BLAS that NumPy's products run on (the one in numpy.libs when NumPy's wheel bundles
+    one; otherwise every BLAS threadpoolctl sees)."""
+    infos = [info for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    numpy_own = [info for info in infos if "numpy.libs" in info["filepath"]]
+    return [info["num_threads"] for info in (numpy_own or infos)]
 
 
 class _Record(gradfit.callbacks.Callback):
@@ -44,3 +48,29 @@ def test_large_products_keep_the_default_threads():
     if not before:
         pytest.skip("threadpoolctl sees no BLAS library")
     assert _fit(units=2048, batch_size=64) == before  # 64 x 50 x 2048 = 6.5M multiply-adds
+
+
+def test_threadpoolctl_takes_over_where_numpy_bundles_no_openblas(monkeypatch):
+    from gradfit import training
+
+    before = _blas_threads()
+    if not before:
+        pytest.skip("threadpoolctl sees no BLAS library")
+    monkeypatch.setattr(training, "_openblas", None)  # as if NumPy were built against MKL or a system BLAS
+    assert _fit(units=8, batch_size=32) == [1] * len(before)
+    assert _blas_threads() == before
+
+
+def test_numpy_wheels_openblas_is_reached_directly():
+    import os
+
+    from gradfit import training
+
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    if not (os.path.isdir(libs) and any("openblas" in name for name in os.listdir(libs))):
+        pytest.skip("this NumPy does not bundle OpenBLAS in numpy.libs")
+    get, set_ = training._numpy_openblas()
+    before = get()
+    with training._one_thread(get, set_):
+        assert get() == 1 and _blas_threads()[0] == 1
+    assert get() == before
