@@ -369,7 +369,7 @@ class SparseCategoricalCrossentropy(Loss):
         return dz
 
     def sum_and_grad_logits(self, y, z, a=None):
-        if z.ndim != 2 or z.dtype not in _SHIFT_FLOOR:
+        if z.ndim != 2 or z.size == 0 or z.dtype not in _SHIFT_FLOOR:
             return super().sum_and_grad_logits(y, z, a)
         # one exp for both: L = log(sum_j e^(z_j - c)) - (z_y - c), dL/dz = softmax(z) - onehot(y). The shift c
         # is the batch's largest logit, not each row's: NumPy reduces along a short row axis slowly (128 x 10:
