@@ -396,13 +396,13 @@ def _numpy_openblas():
     _openblas = None
     try:
         import ctypes
-        import glob
         import os
 
-        libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs", "*openblas*.so*"))
+        folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        libs = [name for name in os.listdir(folder) if "openblas" in name and ".so" in name]  # glob costs 1 ms
         if len(libs) != 1:
             return None
-        lib = ctypes.CDLL(libs[0], mode=os.RTLD_NOLOAD)  # raises unless it is loaded already
+        lib = ctypes.CDLL(os.path.join(folder, libs[0]), mode=os.RTLD_NOLOAD)  # raises unless already loaded
         names = (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", ""))
         for prefix, suffix in names:
             get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
