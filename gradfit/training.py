@@ -402,7 +402,7 @@ def _numpy_openblas():
         libs = [name for name in os.listdir(folder) if "openblas" in name and ".so" in name]  # glob costs 1 ms
         if len(libs) != 1:
             return None
-        lib = ctypes.CDLL(os.path.join(folder, libs[0]), mode=os.RTLD_NOLOAD)  # raises unless already loaded
+        lib = ctypes.CDLL(os.path.join(folder, libs[0]), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)  # only if loaded
         names = (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", ""))
         for prefix, suffix in names:
             get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
