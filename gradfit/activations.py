@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .backend import ONES, ZEROS
 from .tensor import Tensor
 
 __all__ = [
@@ -103,10 +104,6 @@ def _store(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the table
 
-#: 0-d zeros and ones per float type: a Python scalar operand costs a conversion on every call
-_ZEROS = {np.dtype(t): np.zeros((), t) for t in (np.float16, np.float32, np.float64)}
-_ONES = {np.dtype(t): np.ones((), t) for t in (np.float16, np.float32, np.float64)}
-
 # linear: g(z) = z, g'(z) = 1
 
 
@@ -126,7 +123,7 @@ def _sigmoid(z, out):
         out = np.empty_like(z)
     out = np.negative(z, out=out)
     np.exp(out, out=out)
-    np.add(out, _ONES.get(out.dtype, 1.0), out=out)  # a 0-d one: a Python 1.0 costs ~0.4 us a call
+    np.add(out, ONES.get(out.dtype, 1.0), out=out)  # a 0-d one: a Python 1.0 costs ~0.4 us a call
     return np.reciprocal(out, out=out)
 
 
@@ -149,7 +146,7 @@ def _tanh_grad(z, a, da):
 
 
 def _relu(z, out):
-    return np.maximum(z, _ZEROS.get(z.dtype, 0), out=out)
+    return np.maximum(z, ZEROS.get(z.dtype, 0), out=out)
 
 
 def _relu_grad(z, a, da):
@@ -157,7 +154,7 @@ def _relu_grad(z, a, da):
     # boolean one; above, the boolean mask, as sign's own pass costs more than the cast (128 x 256: 12 vs 26 us)
     if a.size < 2048:
         return da * np.sign(a)
-    return da * np.greater(a, _ZEROS.get(a.dtype, 0))
+    return da * np.greater(a, ZEROS.get(a.dtype, 0))
 
 
 # relu6: g(z) = min(max(0, z), 6), g'(z) = [0 < z < 6]

@@ -15,6 +15,15 @@ _name_counts: dict[str, int] = {}
 #: less per call, and the seeds' network makes 8 products a step (NumPy without the attribute: np.dot)
 dot = getattr(np.dot, "_implementation", np.dot)
 
+_FLOATS = (np.float16, np.float32, np.float64)
+#: 0-d zeros and ones per float type, as ufunc operands: a Python scalar costs a conversion on every call
+#: (~0.4 us, a lot beside a small array's arithmetic)
+ZEROS = {np.dtype(t): np.zeros((), t) for t in _FLOATS}
+ONES = {np.dtype(t): np.ones((), t) for t in _FLOATS}
+#: per float type, ``tiny * 2^(mantissa bits + 1)``: adding and subtracting it rounds every subnormal to 0 and
+#: leaves every larger value as it was; a sum of exponentials below it holds subnormal terms
+SUBNORMAL_BOUND = {np.dtype(t): np.asarray(np.finfo(t).tiny * 2.0 ** (np.finfo(t).nmant + 1), t) for t in _FLOATS}
+
 _ones_cache: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 

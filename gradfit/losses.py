@@ -41,14 +41,6 @@ __all__ = [
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
 
 
-# 0-d zeros per float type: a Python 0 as a ufunc operand costs a conversion on every call of the hot path
-_ZEROS = {np.dtype(t): np.zeros((), t) for t in (np.float16, np.float32, np.float64)}
-
-#: softmax row sums below this hold subnormal terms (tiny * 2^(mantissa bits + 1)); float16 always
-#: takes the row-maximum path
-_SHIFT_FLOOR = {np.dtype(t): np.finfo(t).tiny * 2.0 ** (np.finfo(t).nmant + 1) for t in (np.float32, np.float64)}
-
-
 def _logsumexp(z: np.ndarray) -> np.ndarray:
     top = z.max(axis=-1, keepdims=True)
     return np.log(np.exp(z - top).sum(axis=-1)) + top[..., 0]
@@ -228,7 +220,7 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
         # softplus(z) - z y = max(z, 0) - z y + log(1 + e^-|z|), in one ufunc: the hot path of the seeds' network
         y = self._smooth(y)
         units = z.shape[-1]
-        values = np.logaddexp(z, _ZEROS[z.dtype])
+        values = np.logaddexp(z, backend.ZEROS[z.dtype])
         np.subtract(values, z * y, out=values)
         if a is None:
             a = 1 / (1 + np.exp(-z))
@@ -369,7 +361,7 @@ class SparseCategoricalCrossentropy(Loss):
         return dz
 
     def sum_and_grad_logits(self, y, z, a=None):
-        if z.ndim != 2 or z.size == 0 or z.dtype not in _SHIFT_FLOOR:
+        if z.ndim != 2 or z.size == 0 or z.dtype not in (np.float32, np.float64):  # float16: row maxima
             return super().sum_and_grad_logits(y, z, a)
         # one exp for both: L = log(sum_j e^(z_j - c)) - (z_y - c), dL/dz = softmax(z) - onehot(y). The shift c
         # is the batch's largest logit, not each row's: NumPy reduces along a short row axis slowly (128 x 10:
@@ -382,7 +374,7 @@ class SparseCategoricalCrossentropy(Loss):
         z_y = shifted.ravel().take(picks)
         e = np.exp(shifted, out=shifted)
         total = backend.dot(e, backend.ones(k, z.dtype))  # row sums through BLAS: cheaper than a reduction
-        if np.minimum.reduce(total) < _SHIFT_FLOOR[z.dtype]:
+        if np.minimum.reduce(total) < backend.SUBNORMAL_BOUND[z.dtype]:
             return self._sum_and_grad_row_max(y, z, a, picks)
         loss = float(np.add.reduce(np.log(total)) - np.add.reduce(z_y))
         if a is None:

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from . import schedules
+from . import backend, schedules
 
 sys.modules[__name__ + ".schedules"] = schedules  # `import gradfit.optimizers.schedules` works too
 
@@ -25,7 +25,6 @@ __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
 
 #: steps between flushes of subnormal slot values (a moment needs ~150 steps to pass through that range)
 _FLUSH_EVERY = 16
-_FLUSH_CONSTANTS: dict[np.dtype, np.ndarray] = {}
 
 
 class Optimizer:
@@ -178,10 +177,9 @@ class Optimizer:
         for slot in self._slots.values():
             if slot.dtype.kind != "f":
                 continue
-            c = _FLUSH_CONSTANTS.get(slot.dtype)
+            c = backend.SUBNORMAL_BOUND.get(slot.dtype)
             if c is None:
-                info = np.finfo(slot.dtype)
-                c = _FLUSH_CONSTANTS[slot.dtype] = np.asarray(info.tiny * 2.0 ** (info.nmant + 1), dtype=slot.dtype)
+                continue
             np.add(slot, c, out=slot)
             np.subtract(slot, c, out=slot)
 
