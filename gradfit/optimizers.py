@@ -128,9 +128,14 @@ class Optimizer:
 
     def slot(self, name: str) -> np.ndarray:
         """The slot ``name`` ("momentums", "velocities", ...) as Keras holds it, a flat vector shaped like
-        ``model.parameters``: the optimizer's own array, or a copy where gradfit keeps it scaled."""
+        ``model.parameters``: the optimizer's own array, or a read-only copy where gradfit keeps it scaled
+        (writing into that copy would change nothing, so NumPy refuses it)."""
         stored, scale = self._slots[name], self._scales[name]
-        return stored if scale == 1.0 else stored * stored.dtype.type(scale)
+        if scale == 1.0:
+            return stored
+        value = stored * stored.dtype.type(scale)
+        value.flags.writeable = False
+        return value
 
     def slot_buffer(self, name: str) -> tuple[np.ndarray, float]:
         """The array the slot lives in and its scale: Keras's value is ``array * scale``."""

@@ -171,6 +171,8 @@ def test_slots_read_as_keras_moments_after_each_step():
         np.testing.assert_allclose(adam_opt.velocity_hats, vhat, rtol=1e-13)
         np.testing.assert_allclose(rms_opt.velocities, v_rms, rtol=1e-13)
         np.testing.assert_allclose(rms_opt.momentums, mom, rtol=1e-13)
+    with pytest.raises(ValueError, match="read-only"):  # a scaled slot's Keras view is a copy: no silent writes
+        adam_opt.momentums[0] = 0.0
     iterations, *slots = adam_opt.variables
     assert int(iterations) == len(GRADS)
     np.testing.assert_allclose(slots[0], m, rtol=1e-13)
