@@ -17,6 +17,8 @@ import numpy as np
 
 from .. import backend
 from ..regularizers import Regularizer
+from ..schema import Bool, DType, Int, Name, Off, Optional, Schema
+from ..schema import Shape as ShapeField
 from ..tensor import SymbolicTensor, Tensor
 
 Shape = tuple
@@ -54,6 +56,20 @@ class Layer:
     input_shape, input_dim :
         Keras 2's way of declaring the input size on a first layer; ``input_dim=n`` means ``(n,)``.
     """
+
+    #: the config entries every layer accepts (each layer extends it with ``Schema({...}, base=Layer.config_schema)``)
+    config_schema = Schema(
+        {
+            "name": Optional(Name()),
+            "trainable": Bool(True),
+            "dtype": DType(None),
+            "input_shape": Optional(ShapeField(batch=False)),
+            "batch_input_shape": Optional(ShapeField()),
+            "input_dim": Optional(Int(lo=1)),
+            "autocast": Bool(True),
+            "activity_regularizer": Off(),
+        }
+    )
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -94,6 +110,12 @@ class Layer:
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
+
+    def keras_weights(self, input_shape: Shape) -> list[tuple[str, tuple, bool, str]]:
+        """The weights ``build(input_shape)`` would create, predicted without allocating anything:
+        ``[(attribute, shape, trainable, dtype)]`` in Keras's variable order (the safe loader checks a file's
+        weights against this before any model is built)."""
+        return []
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype or backend.floatx()}
