@@ -326,7 +326,11 @@ class Axis(Field):
             v = int(v)
         if is_int(v) and -MAX_RANK <= v <= MAX_RANK:
             return v
-        if isinstance(v, (list, tuple)) and len(v) <= MAX_RANK and all(is_int(a) and -MAX_RANK <= a <= MAX_RANK for a in v):
+        if (
+            isinstance(v, (list, tuple))
+            and len(v) <= MAX_RANK
+            and all(is_int(a) and -MAX_RANK <= a <= MAX_RANK for a in v)
+        ):
             return list(v) if json else v
         raise _Problem(f"must be an axis (an integer or a list of integers), got {short(v)}")
 
