@@ -1,12 +1,13 @@
 # Two commands do all the set-up on a fresh machine with only Python:
 #   make demo   creates .venv, installs gradfit, trains the seeds' network on real handwritten digits
 #   make test   installs the test extras and runs ruff and the whole test suite
+#   make test-pythons   the suite again on every other CPython >= 3.10 found (pyenv's, or python3.X on PATH)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint format bench bytecode clean
+.PHONY: demo test test-pythons lint format bench bytecode clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,13 @@ test: bytecode
 	$(PY) -m ruff format --check gradfit tests benchmarks
 	$(PY) -m pytest
 
+# Each other CPython from 3.10 up gets its own .venv-3.X (reused while pyproject.toml is unchanged) and runs the
+# suite; lint ran once under `make test`. A version the machine lacks, or whose wheels cannot be installed, is
+# skipped with a message saying so. PYTHONS="3.10 3.13" picks versions; empty means every one found.
+PYTHONS ?=
+test-pythons:
+	PYTHON="$(PYTHON)" bash .ci/test-pythons $(PYTHONS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check gradfit tests benchmarks
 
@@ -41,4 +49,4 @@ bench: bytecode
 	$(PY) benchmarks/bench_core.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* demo-output .pytest_cache .ruff_cache

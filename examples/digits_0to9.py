@@ -7,7 +7,7 @@ What to look for: ``model.summary()`` counts 10,025 + 390 + 160 = 10,575 paramet
 loss falls from ~1.5 to ~0.03 and only ~15-25 of the 5000 training images stay misclassified; X[1015] is
 a two and is predicted as one.
 
-Data: the course's 5000 images (``/work/shared/data/course_digits_0to9.npz`` beside the repository), or
+Data: the course's 5000 images (``shared/data/course_digits_0to9.npz`` beside the repository), or
 scikit-learn's 1797 bundled digits upsampled to 20x20 when that file is absent.
 
     python examples/digits_0to9.py [--epochs 40] [--out examples-output]

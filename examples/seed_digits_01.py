@@ -8,7 +8,7 @@ What to look for: ``model.summary()`` counts 10,025 + 390 + 16 = 10,431 paramete
 W3 15x1, plus one bias per unit); the loss falls towards ~0.03 within 20 epochs; the prediction for X[0]
 (a zero) is near 0 and for X[500] (a one) near 1, and thresholding at 0.5 turns them into labels.
 
-Data: the course's 1000 images (``/work/shared/data/course_digits_01.npz`` beside the repository), or
+Data: the course's 1000 images (``shared/data/course_digits_01.npz`` beside the repository), or
 scikit-learn's bundled digits upsampled to 20x20 when that file is absent.
 
     python examples/seed_digits_01.py [--epochs 20] [--out examples-output]

@@ -15,12 +15,17 @@ The cases:
 
 * a hidden ``Dense`` layer with a linear activation feeding another ``Dense`` layer (the two collapse into one
   linear map; when every hidden layer is linear the network is a linear / logistic regression);
-* ``BinaryCrossentropy`` on an output that is neither sigmoid nor read ``from_logits=True``;
+* a binary cross-entropy (``BinaryCrossentropy``, ``BinaryFocalCrossentropy``) on an output that is neither
+  sigmoid nor read ``from_logits=True``;
 * ``from_logits=True`` on a sigmoid or softmax output (squashing twice);
 * a linear output read as probabilities by a cross-entropy (``from_logits=False``);
 * ``'accuracy'`` (``BinaryAccuracy``, threshold 0.5) on a logits output, whose boundary is 0;
 * integer class labels given to ``CategoricalCrossentropy`` (one-hot targets given to
   ``SparseCategoricalCrossentropy`` are already refused by the loss, with the same advice).
+
+Which losses are cross-entropies, binary or categorical, sparse or not, is read off the loss's attributes
+(``logits_activation``, ``expects``, ``sparse``, ``from_logits``), never off its class: a new loss that
+declares them gets the same advice.
 """
 
 from __future__ import annotations
@@ -32,13 +37,11 @@ import warnings
 import numpy as np
 
 from .layers.dense import Dense
-from .losses import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .metrics import BinaryAccuracy
 
 __all__ = ["GradfitAdvice", "check_data", "check_model"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_CROSS_ENTROPIES = (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)
 _SQUASHING = ("sigmoid", "softmax")  # output activations that already turn logits into probabilities
 _PROBABILITY_OUTPUTS = ("sigmoid", "hard_sigmoid")  # outputs in [0, 1] that BinaryCrossentropy can read
 
@@ -90,6 +93,16 @@ def _squash_fn(loss) -> str:
     return loss.logits_activation or "sigmoid"
 
 
+def _is_cross_entropy(loss) -> bool:
+    """A loss on probabilities that undoes a sigmoid or softmax exactly (a cross-entropy, focal or not)."""
+    return getattr(loss, "logits_activation", None) is not None and loss.expects in ("probabilities", "logits")
+
+
+def _is_binary(loss) -> bool:
+    """One yes/no probability per output unit: a binary cross-entropy."""
+    return _is_cross_entropy(loss) and loss.logits_activation == "sigmoid"
+
+
 # ------------------------------------------------------------------------------------------- the model
 
 
@@ -100,7 +113,7 @@ def check_model(model) -> None:
         return
     _check_linear_hidden(model, layers)
     loss = getattr(model, "_loss", None)
-    if isinstance(loss, _CROSS_ENTROPIES):
+    if _is_cross_entropy(loss):
         _check_output_and_loss(model, layers[-1], loss)
 
 
@@ -177,7 +190,7 @@ def _check_output_and_loss(model, out, loss) -> None:
         )
         _warn(model, ("from_logits_on_probabilities", loss_name, act), message)
     elif not loss.from_logits and act == "linear":
-        what = "a probability in [0, 1]" if isinstance(loss, BinaryCrossentropy) else "probabilities that sum to 1"
+        what = "a probability in [0, 1]" if _is_binary(loss) else "probabilities that sum to 1"
         message = (
             f"The output layer {name!r} is linear, so it outputs any real number z, but {loss_name}() "
             f"(from_logits=False) reads the output as {what}. It clips the outputs to [1e-07, 1 - 1e-07], and "
@@ -187,32 +200,32 @@ def _check_output_and_loss(model, out, loss) -> None:
             f"or give the output layer an activation: Dense({units}, activation={pair!r}) with loss={loss_name}()."
         )
         _warn(model, ("linear_output_probabilities", loss_name), message)
-    elif isinstance(loss, BinaryCrossentropy) and not loss.from_logits and act not in _PROBABILITY_OUTPUTS:
+    elif _is_binary(loss) and not loss.from_logits and act not in _PROBABILITY_OUTPUTS:
         if act == "softmax" and units == "1":
             message = (
                 f"The output layer {name!r} is Dense(1, activation='softmax'): a softmax over a single unit is "
                 "e^z / e^z = 1.0 whatever the input, so the model predicts class 1 for every example and cannot "
                 "learn (the gradient is zero). For two classes with one output unit write "
-                "Dense(1, activation='sigmoid') with loss=BinaryCrossentropy(), or Dense(1) (linear) with "
-                "loss=BinaryCrossentropy(from_logits=True)."
+                f"Dense(1, activation='sigmoid') with loss={loss_name}(), or Dense(1) (linear) with "
+                f"loss={loss_name}(from_logits=True)."
             )
         elif act == "softmax":
             message = (
-                f"BinaryCrossentropy scores each of the {units} softmax outputs of {name!r} as its own yes/no "
+                f"{loss_name} scores each of the {units} softmax outputs of {name!r} as its own yes/no "
                 f"question, which is not the cross-entropy of one choice among {units} classes. If each example "
                 "belongs to exactly one class, write loss=SparseCategoricalCrossentropy() for integer labels or "
                 "loss=CategoricalCrossentropy() for one-hot rows; if several labels can be true at once "
-                f"(multi-label), write Dense({units}, activation='sigmoid') with loss=BinaryCrossentropy()."
+                f"(multi-label), write Dense({units}, activation='sigmoid') with loss={loss_name}()."
             )
         else:
             formula = getattr(getattr(out, "activation", None), "formula", "")
             message = (
-                "BinaryCrossentropy() (from_logits=False) reads the output as a probability in [0, 1], but the "
+                f"{loss_name}() (from_logits=False) reads the output as a probability in [0, 1], but the "
                 f"output layer {name!r} uses {act!r}" + (f" ({formula})" if formula else "") + ", whose values "
                 "are not limited to [0, 1]. Outputs outside [1e-07, 1 - 1e-07] are clipped, where the gradient "
                 "is zero, so training stalls or learns nonsense. Write "
-                f"Dense({units}, activation='sigmoid') with loss=BinaryCrossentropy(), or a linear output "
-                f"Dense({units}) with loss=BinaryCrossentropy(from_logits=True)."
+                f"Dense({units}, activation='sigmoid') with loss={loss_name}(), or a linear output "
+                f"Dense({units}) with loss={loss_name}(from_logits=True)."
             )
         _warn(model, ("bce_output_not_probability", act), message)
 
@@ -248,27 +261,29 @@ def _binary_accuracy_ids(model, output_shape) -> list:
 
 
 def _check_accuracy_on_logits(model, out, loss, output_shape) -> None:
-    if not (isinstance(loss, BinaryCrossentropy) and loss.from_logits and _activation(out) == "linear"):
+    if not (_is_binary(loss) and loss.from_logits and _activation(out) == "linear"):
         return
     for m in _binary_accuracy_ids(model, output_shape):
         shown = repr(m) if isinstance(m, str) else "BinaryAccuracy()"
         metric_name = m if isinstance(m, str) else getattr(m, "name", "binary_accuracy")
         message = (
             f"metrics=[{shown}] measures BinaryAccuracy here, which counts an example as class 1 when the output "
-            f"is > 0.5. But with BinaryCrossentropy(from_logits=True) and the linear output layer {out.name!r}, "
+            f"is > 0.5. But with {type(loss).__name__}(from_logits=True) and the linear output layer {out.name!r}, "
             "the output is the logit z, whose decision boundary is z > 0 (sigmoid(z) > 0.5 exactly when z > 0): "
             "every example with 0 < z <= 0.5 is scored as class 0, so the reported accuracy is wrong (Keras does "
             "the same) even when the model is right. Write "
             f"metrics=[BinaryAccuracy(name={metric_name!r}, threshold=0.0)] "
             "(from gradfit.keras.metrics import BinaryAccuracy), or use a sigmoid output "
-            f"Dense({_units(out)}, activation='sigmoid') with loss=BinaryCrossentropy()."
+            f"Dense({_units(out)}, activation='sigmoid') with loss={type(loss).__name__}()."
         )
         _warn(model, ("accuracy_on_logits", metric_name), message)
 
 
 def _check_labels_for_categorical(model, loss, y, output_shape) -> None:
     classes = output_shape[-1]
-    if not isinstance(loss, CategoricalCrossentropy) or classes is None or classes < 2:
+    if not (_is_cross_entropy(loss) and loss.logits_activation == "softmax" and not loss.sparse):
+        return
+    if classes is None or classes < 2:
         return
     if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)) or y.dtype.kind not in "biuf" or not y.size:
         return

@@ -1,7 +1,9 @@
-"""Global settings that Keras keeps in ``keras.backend``: float type, epsilon, random state, layer names."""
+"""Global settings that Keras keeps in ``keras.backend`` (float type, epsilon, random state, layer names), and
+what gradfit asks of NumPy's BLAS: the dispatch-free ``dot`` and the thread count during a fit."""
 
 from __future__ import annotations
 
+import contextlib
 import random as _pyrandom
 
 import numpy as np
@@ -97,3 +99,78 @@ def clear_session() -> None:
 
 def standardize_dtype(dtype) -> np.dtype:
     return np.dtype(floatx() if dtype is None else dtype)
+
+
+# ------------------------------------------------------------------------------------------- BLAS threads
+
+#: below this many multiply-adds in a step's largest product, a second BLAS thread costs more than it gives
+#: (and when the other core is busy, two threads wait on each other: the seeds' fit ran 2.5x slower)
+_SINGLE_THREAD_MACS = 1_000_000
+
+
+def blas_threads(weight_shapes, batch_size: int):
+    """A context that keeps BLAS on one thread for a whole fit when the step's products are small: the largest
+    is ``batch_size`` times the largest matrix of ``weight_shapes`` multiply-adds."""
+    largest = max((batch_size * int(np.prod(s)) for s in weight_shapes if len(s) == 2), default=0)
+    if largest >= _SINGLE_THREAD_MACS:
+        return contextlib.nullcontext()
+    openblas = numpy_openblas()
+    if openblas is not None:
+        return one_thread(*openblas)
+    try:  # any other BLAS NumPy was built with (MKL, Accelerate, a system OpenBLAS): threadpoolctl finds it
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl missing or unable to see the BLAS: run as is
+        return contextlib.nullcontext()
+
+
+_OPENBLAS_UNSET = object()
+_openblas = _OPENBLAS_UNSET
+
+
+def numpy_openblas():
+    """``(get, set)`` for the thread count of the OpenBLAS inside NumPy's wheels (numpy.libs), or None.
+
+    threadpoolctl finds every BLAS a process has loaded, but importing it and scanning the loaded libraries
+    took 8 ms of a process's first fit here (4 % of the seeds' 0.2 s fit). The OpenBLAS that NumPy's wheels
+    bundle sits in numpy.libs and is already loaded: ctypes reaches it in microseconds. Only that library
+    runs gradfit's products, so it is the only one to limit.
+    """
+    global _openblas
+    if _openblas is not _OPENBLAS_UNSET:
+        return _openblas
+    _openblas = None
+    try:
+        import ctypes
+        import os
+
+        folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        libs = [name for name in os.listdir(folder) if "openblas" in name and ".so" in name]  # glob costs 1 ms
+        if len(libs) != 1:
+            return None
+        lib = ctypes.CDLL(os.path.join(folder, libs[0]), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)  # only if loaded
+        names = (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", ""))
+        for prefix, suffix in names:
+            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                set_.restype, set_.argtypes = None, [ctypes.c_int]
+                if get() >= 1:
+                    _openblas = (get, set_)
+                break
+    except Exception:  # not a wheel layout this knows: threadpoolctl takes over
+        _openblas = None
+    return _openblas
+
+
+@contextlib.contextmanager
+def one_thread(get, set_):
+    """A context running BLAS on one thread, through the OpenBLAS ``(get, set)`` pair."""
+    before = get()
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(before)

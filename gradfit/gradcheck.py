@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import training
+from . import data as data_module
+from . import parameters, training
 
 __all__ = ["check_gradients"]
 
@@ -21,10 +22,10 @@ def _cast_weights(model, dtype) -> None:
     for layer in model.layers:
         for spec in layer._specs:
             value = getattr(layer, spec.name)
-            if value.dtype.kind == "f":
-                setattr(layer, spec.name, value.astype(dtype))
+            if value.dtype.kind == "f":  # new arrays of another type: the store is gathered again below
+                parameters.replace(layer, spec.name, value.astype(dtype))
                 if hasattr(layer, "grad_" + spec.name):
-                    setattr(layer, "grad_" + spec.name, np.zeros(value.shape, dtype))
+                    parameters.replace(layer, "grad_" + spec.name, np.zeros(value.shape, dtype))
         layer.dtype = str(np.dtype(dtype))
     model._bind()
 
@@ -46,7 +47,7 @@ def check_gradients(
         Check at most this many randomly chosen entries of each weight array (None: all of them).
     """
     training._require_compiled(model, "check_gradients")
-    data = training._Data(model, x, y, who="check_gradients")
+    data = data_module.Data(model, x, y, who="check_gradients")
     saved = [(layer, spec.name, np.array(getattr(layer, spec.name))) for layer in model.layers for spec in layer._specs]
     saved_dtypes = [(layer, layer.dtype) for layer in model.layers]
     try:
@@ -85,13 +86,13 @@ def check_gradients(
         for layer, dtype in saved_dtypes:
             layer.dtype = dtype
         for layer, name, value in saved:
-            setattr(layer, name, value)
+            parameters.replace(layer, name, value)
             if hasattr(layer, "grad_" + name):
-                setattr(layer, "grad_" + name, np.zeros_like(value))
+                parameters.replace(layer, "grad_" + name, np.zeros_like(value))
         model._bind()
 
 
 def _cost(model, step, X, Y) -> float:
-    training.forward(model, X, training=False)
-    value, _ = step.loss_and_output_grad(Y, None, X.shape[0])
+    a = training.forward(model, X, training=False)
+    value, _ = step.loss_and_output_grad(Y, None, X.shape[0], a)
     return value + step.penalty()

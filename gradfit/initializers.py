@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 
 import numpy as np
 
-from . import backend
+from . import backend, registry
+from .schema import Int, Number, Off, Optional, Schema
 
 __all__ = [
     "Constant",
@@ -26,12 +26,19 @@ __all__ = [
     "RandomUniform",
     "Zeros",
     "get",
+    "serialize",
 ]
+
+_SEED = Optional(Int())
 
 
 class Initializer:
+    """Base class: ``init(shape, dtype)`` returns a new array of ``shape`` drawn from ``sample``."""
+
+    config_schema = Schema({"seed": _SEED})
+
     def __init__(self, seed: int | None = None):
-        self.seed = seed
+        self.seed = _SEED.check(seed, type(self).__name__, "seed")
 
     def _rng(self) -> np.random.Generator:
         return backend.rng() if self.seed is None else np.random.default_rng(self.seed)
@@ -60,7 +67,15 @@ def _fans(shape: tuple) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+@registry.INITIALIZERS.register(
+    aliases=(
+        "zeros",
+        "zero",
+    )
+)
 class Zeros(Initializer):
+    config_schema = Schema({})
+
     def __init__(self):
         super().__init__(None)
 
@@ -71,15 +86,24 @@ class Zeros(Initializer):
         return {}
 
 
+@registry.INITIALIZERS.register(
+    aliases=(
+        "ones",
+        "one",
+    )
+)
 class Ones(Zeros):
     def sample(self, shape):
         return np.ones(shape)
 
 
+@registry.INITIALIZERS.register(aliases=("constant",))
 class Constant(Initializer):
+    config_schema = Schema({"value": Number(0.0)})
+
     def __init__(self, value: float = 0.0):
         super().__init__(None)
-        self.value = float(value)
+        self.value = float(self.config_schema.check(type(self).__name__, {"value": value})["value"])
 
     def sample(self, shape):
         return np.full(shape, self.value)
@@ -88,10 +112,19 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
+@registry.INITIALIZERS.register(
+    aliases=(
+        "random_uniform",
+        "uniform",
+    )
+)
 class RandomUniform(Initializer):
+    config_schema = Schema({"minval": Number(-0.05), "maxval": Number(0.05), "seed": _SEED})
+
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
         super().__init__(seed)
-        self.minval, self.maxval = float(minval), float(maxval)
+        c = self.config_schema.check(type(self).__name__, {"minval": minval, "maxval": maxval})
+        self.minval, self.maxval = float(c["minval"]), float(c["maxval"])
 
     def sample(self, shape):
         return self._rng().uniform(self.minval, self.maxval, shape)
@@ -100,10 +133,19 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
+@registry.INITIALIZERS.register(
+    aliases=(
+        "random_normal",
+        "normal",
+    )
+)
 class RandomNormal(Initializer):
+    config_schema = Schema({"mean": Number(0.0), "stddev": Number(0.05, lo=0), "seed": _SEED})
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        c = self.config_schema.check(type(self).__name__, {"mean": mean, "stddev": stddev})
+        self.mean, self.stddev = float(c["mean"]), float(c["stddev"])
 
     def sample(self, shape):
         return self._rng().normal(self.mean, self.stddev, shape)
@@ -118,6 +160,8 @@ class _VarianceScaling(Initializer):
     scale = 1.0
     mode = "fan_avg"
     distribution = "uniform"
+    #: Keras writes ``input_axes`` and ``output_axes`` (fan axes gradfit does not take): read when null
+    config_schema = Schema({"seed": _SEED, "input_axes": Off(), "output_axes": Off()})
 
     def sample(self, shape):
         fan_in, fan_out = _fans(shape)
@@ -137,71 +181,59 @@ class _VarianceScaling(Initializer):
         return out
 
 
+@registry.INITIALIZERS.register(aliases=("glorot_uniform",))
 class GlorotUniform(_VarianceScaling):
     """``U(-l, l)``, ``l = sqrt(6 / (fan_in + fan_out))``: Keras's default for kernels."""
 
 
+@registry.INITIALIZERS.register(aliases=("glorot_normal",))
 class GlorotNormal(_VarianceScaling):
     distribution = "normal"
 
 
+@registry.INITIALIZERS.register(aliases=("he_uniform",))
 class HeUniform(_VarianceScaling):
     scale, mode = 2.0, "fan_in"
 
 
+@registry.INITIALIZERS.register(aliases=("he_normal",))
 class HeNormal(_VarianceScaling):
     scale, mode, distribution = 2.0, "fan_in", "normal"
 
 
+@registry.INITIALIZERS.register(aliases=("lecun_uniform",))
 class LecunUniform(_VarianceScaling):
     mode = "fan_in"
 
 
+@registry.INITIALIZERS.register(aliases=("lecun_normal",))
 class LecunNormal(_VarianceScaling):
     mode, distribution = "fan_in", "normal"
 
 
-_CLASSES = {
-    c.__name__: c
-    for c in (
-        Zeros,
-        Ones,
-        Constant,
-        RandomUniform,
-        RandomNormal,
-        GlorotUniform,
-        GlorotNormal,
-        HeUniform,
-        HeNormal,
-        LecunUniform,
-        LecunNormal,
-    )
-}
-_NAMES = {
-    "zeros": Zeros,
-    "ones": Ones,
-    "constant": Constant,
-    "random_uniform": RandomUniform,
-    "random_normal": RandomNormal,
-    "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform,
-    "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform,
-    "lecun_normal": LecunNormal,
-    **_CLASSES,
-}
-
-
 def get(identifier) -> Initializer:
+    """An initializer from its Keras name (``"glorot_uniform"``, ``"GlorotUniform"``, ``"zeros"`` …), its
+    serialized form ``{"class_name": …, "config": …}``, or itself."""
     if isinstance(identifier, Initializer):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
     if isinstance(identifier, str):
-        if identifier in _NAMES:
-            return _NAMES[identifier]()
-        close = difflib.get_close_matches(identifier, list(_NAMES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown initializer {identifier!r}.{hint}")
-    if isinstance(identifier, dict) and identifier.get("class_name") in _NAMES:
-        return _NAMES[identifier["class_name"]].from_config(identifier.get("config", {}))
+        return registry.INITIALIZERS.require(identifier)()
+    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str):
+        cls = registry.INITIALIZERS.require(identifier["class_name"])
+        return cls.from_config(dict(identifier.get("config") or {}))
     raise ValueError(f"Cannot use {identifier!r} as an initializer; give a name such as 'glorot_uniform'.")
+
+
+def serialize(initializer: Initializer | None) -> dict | None:
+    """Keras's serialized form: ``{"module": "keras.initializers", "class_name": …, "config": …}``."""
+    if initializer is None:
+        return None
+    entry = registry.INITIALIZERS.entry_of_class(type(initializer))
+    return {
+        "module": entry.module if entry is not None else type(initializer).__module__,
+        "class_name": type(initializer).__name__,
+        "config": initializer.get_config(),
+        "registered_name": None if entry is not None and entry.obj is type(initializer) else type(initializer).__name__,
+    }

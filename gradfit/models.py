@@ -7,23 +7,31 @@ The three steps of the course map to three calls:
 3. ``fit(X, y)`` minimises ``J`` by backpropagation and gradient descent (see ``training.py``).
 
 Once built, all trainable weights live in one flat vector (``model.parameters``) and their gradients in
-another (``model.parameter_gradients``); each layer's ``kernel`` and ``bias`` are views into them.
+another (``model.parameter_gradients``); each layer's ``kernel`` and ``bias`` are views into them. The
+``ParameterStore`` of ``parameters.py`` owns those vectors and their layout (``model.parameter_store``).
+
+Building is linear in the number of layers: ``add`` builds only the new layer (from the previous layer's
+output shape), and the flat vectors are gathered once, at first use (``fit``, ``predict``, calling the model,
+reading its weights or layers, saving).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import advice, backend, losses, optimizers, training
+from . import advice, backend, data, losses, optimizers, training
 from . import metrics as metrics_module
 from .layers.base import Layer
 from .layers.input_layer import InputLayer
+from .model_io import DescribeAndSave
+from .parameters import ParameterStore
 from .tensor import SymbolicTensor, Tensor
+from .training import forward as _forward  # `training` is also __call__'s argument
 
 __all__ = ["Sequential"]
 
 
-class Sequential:
+class Sequential(DescribeAndSave):
     """A linear stack of layers.
 
     Parameters
@@ -44,9 +52,10 @@ class Sequential:
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self.parameters: np.ndarray | None = None
-        self.parameter_gradients: np.ndarray | None = None
+        self._store: ParameterStore | None = None
         self._bound_signature: tuple | None = None
+        self._output_shape: tuple | None = None  # the last layer's output shape, once built
+        self._names: set[str] = set()
         self._metric_ids: list = []
         self.compiled_metrics: list[metrics_module.Metric] = []
         self._metrics_shapes: tuple | None = None
@@ -55,12 +64,23 @@ class Sequential:
                 layers = [layers]
             for layer in layers:
                 self.add(layer)
+            if self.built:
+                self._bind()
 
     # ----------------------------------------------------------------- structure
     @property
     def layers(self) -> list[Layer]:
-        """The layers in order (an ``Input`` is not one of them, as in Keras)."""
-        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+        """The layers in order (an ``Input`` is not one of them, as in Keras).
+
+        A built model gathers its weights first, so that ``model.layers[0].kernel`` is the model's weight."""
+        if self._store is None and self.built:
+            self._bind()
+        return self._stack()
+
+    def _stack(self) -> list[Layer]:
+        """The layers without an ``Input``, touching nothing (``layers`` may bind the weights first)."""
+        stack = self._layers
+        return stack[1:] if stack and isinstance(stack[0], InputLayer) else list(stack)
 
     def add(self, layer) -> None:
         if isinstance(layer, SymbolicTensor):
@@ -76,21 +96,39 @@ class Sequential:
             )
         if isinstance(layer, InputLayer) and self._layers:
             raise ValueError("Sequential.add: an Input or InputLayer can only be the first layer of the model.")
-        if any(existing.name == layer.name for existing in self._layers):
+        # a set of the names keeps add O(1); a hit is confirmed on the layers (a layer may have been renamed)
+        if layer.name in self._names and any(existing.name == layer.name for existing in self._layers):
             raise ValueError(
                 f"Sequential.add: the model already has a layer named {layer.name!r}; layer names must be unique."
             )
         self._layers.append(layer)
+        self._names.add(layer.name)
         self._unbind()
+        if isinstance(layer, InputLayer):
+            return
+        if self.built and self._output_shape is not None:  # build just the new layer on the last one's output
+            try:
+                self._output_shape = self._build_layer(layer, self._output_shape)
+            except Exception:
+                self._layers.pop()
+                self._names.discard(layer.name)
+                raise
+            return
         shape = self._declared_input_shape()
-        if shape is not None and self.layers:
-            self.build(shape)
+        if shape is not None:
+            self._build_layers(shape)
 
     def pop(self) -> Layer:
-        if not self.layers:
+        if not self._stack():
             raise IndexError("Sequential.pop: the model has no layers to remove.")
         layer = self._layers.pop()
+        self._names.discard(layer.name)
         self._unbind()
+        if self.built and self._stack():
+            self._output_shape = None
+            self._output_shape = self.output_shape_for(self._input_shape)
+        else:
+            self.built, self._output_shape = False, None
         return layer
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
@@ -119,7 +157,9 @@ class Sequential:
 
     def output_shape_for(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)
-        for layer in self.layers:
+        if self.built and self._output_shape is not None and shape[1:] == tuple(self._input_shape[1:]):
+            return self._output_shape
+        for layer in self._stack():
             shape = layer.compute_output_shape(shape)
         return shape
 
@@ -130,67 +170,81 @@ class Sequential:
             input_shape = self._declared_input_shape()
             if input_shape is None:
                 raise ValueError("Sequential.build: give the input shape, e.g. model.build((None, 400)).")
+        if not self._stack():
+            raise ValueError("Sequential.build: the model has no layers yet; add some first.")
+        self._build_layers(input_shape)
+        self._bind()
+
+    def _build_layers(self, input_shape) -> None:
+        """Build every layer for ``input_shape`` (the weights are gathered later, by ``_bind``)."""
         shape = tuple(input_shape)
         if len(shape) < 2:
             shape = input_shape = (None,) + shape
-        if not self.layers:
-            raise ValueError("Sequential.build: the model has no layers yet; add some first.")
-        for layer in self.layers:
-            if layer.built and layer.input_shape is not None and layer.input_shape[1:] != tuple(shape[1:]):
-                raise ValueError(
-                    f"Layer {layer.name!r} was built for inputs of shape {layer.input_shape}, "
-                    f"but in this model it receives {shape}."
-                )
-            layer._ensure_built(shape)
-            shape = layer.compute_output_shape(shape)
+        self._unbind()
+        self.built = False
+        for layer in self._stack():
+            shape = self._build_layer(layer, shape)
         self._input_shape = (None,) + tuple(input_shape)[1:]
+        self._output_shape = shape
         self.built = True
-        self._bind()
+
+    @staticmethod
+    def _build_layer(layer: Layer, shape: tuple) -> tuple:
+        """Build ``layer`` for inputs of ``shape`` (checking a layer built before agrees); its output shape."""
+        if layer.built and layer.input_shape is not None and layer.input_shape[1:] != tuple(shape[1:]):
+            raise ValueError(
+                f"Layer {layer.name!r} was built for inputs of shape {layer.input_shape}, "
+                f"but in this model it receives {shape}."
+            )
+        layer._ensure_built(shape)
+        return layer.compute_output_shape(shape)
 
     def _unbind(self) -> None:
-        self.built = False
+        """Forget the flat vectors (the structure changed): the next use gathers them again."""
+        self._store = None
         self._bound_signature = None
 
     def _signature(self) -> tuple:
-        return tuple((id(layer), layer.trainable, len(layer._specs)) for layer in self.layers)
+        return tuple((id(layer), layer.trainable, len(layer._specs)) for layer in self._stack())
 
     def _bind(self) -> None:
-        """Gather all trainable weights into one flat vector, the layers keeping views into it.
-
-        Each matrix is laid out in the order its products run fastest in (see ``_matrix_order``).
-        """
-        specs = [(layer, s) for layer in self.layers for s in layer.trainable_specs]
-        dtypes = {np.dtype(getattr(layer, s.name).dtype) for layer, s in specs}
-        dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype(backend.floatx())
-        sizes = [int(np.prod(s.shape, dtype=np.int64)) for _, s in specs]
-        params = np.empty(sum(sizes), dtype=dtype)
-        grads = np.zeros(sum(sizes), dtype=dtype)
-        segments, offset = [], 0
-        for (layer, s), n in zip(specs, sizes):
-            seg = slice(offset, offset + n)
-            view = _weight_view(params[seg], s.shape)
-            view[...] = getattr(layer, s.name)
-            setattr(layer, s.name, view)
-            setattr(layer, "grad_" + s.name, _weight_view(grads[seg], s.shape))
-            segments.append(seg)
-            offset += n
-        self.parameters, self.parameter_gradients = params, grads
-        self._segments = segments
-        self._weight_shapes = [tuple(s.shape) for _, s in specs]
+        """Gather all trainable weights into one flat vector (``parameter_store``), the layers keeping views."""
+        store = ParameterStore.gather(self._stack())
+        self._store = store
         self._bound_signature = self._signature()
-        if self.optimizer is not None and self.optimizer.built:
-            size = self.optimizer._tmp.size
-            if size != params.size:
-                self.optimizer.build(params, segments)
+        opt = self.optimizer
+        if opt is not None and opt.built and not _optimizer_fits(opt, store):
+            opt.build(store)  # a new layout: the optimizer's state no longer fits
+
+    def _ensure_bound(self) -> None:
+        store = self._store
+        if store is None or self._bound_signature != self._signature() or not store.attached():
+            self._bind()
+
+    @property
+    def parameter_store(self) -> ParameterStore | None:
+        """The flat vectors of the trainable weights and their layout (None until the model is built)."""
+        if not self.built:
+            return None
+        self._ensure_bound()
+        return self._store
+
+    @property
+    def parameters(self) -> np.ndarray | None:
+        """Every trainable weight in one flat vector (each layer's weights are views into it)."""
+        store = self.parameter_store
+        return None if store is None else store.values
+
+    @property
+    def parameter_gradients(self) -> np.ndarray | None:
+        """``dJ/dw`` for every trainable weight, laid out as ``parameters``."""
+        store = self.parameter_store
+        return None if store is None else store.grads
 
     def weight_views(self, flat: np.ndarray) -> list[np.ndarray]:
         """Views of a vector shaped like ``model.parameters`` (an optimizer slot, say), one per trainable
         weight, shaped and laid out as the weights are."""
-        return [_weight_view(flat[seg], shape) for seg, shape in zip(self._segments, self._weight_shapes)]
-
-    def _ensure_bound(self) -> None:
-        if self._bound_signature != self._signature():
-            self._bind()
+        return self.parameter_store.views(flat)
 
     @property
     def input_shape(self) -> tuple:
@@ -298,6 +352,29 @@ class Sequential:
         if self.built:  # advice on structure and loss now; otherwise fit gives it once shapes are known
             advice.check_model(self)
 
+    # ----------------------------------------------------------------- what the loss is computed from
+    def _fused_output(self) -> Layer | None:
+        """The output layer if the loss is computed from its logits ``z`` (it undoes the layer's activation
+        exactly: sigmoid with binary cross-entropy, softmax with the categorical ones, as TensorFlow's Keras
+        fuses them), else None. That layer then takes ``dJ/dz`` in ``backward_from_logits``."""
+        stack = self._stack()
+        if self._loss is None or not stack:
+            return None
+        out = stack[-1]
+        return out if out.fuses_with(self._loss) else None
+
+    def _loss_inputs(self, output: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(a, z)`` the loss is computed from after a forward pass: the model's output ``a = f(x)``
+        (``output``, else the output layer's last ``a``) and, where the loss is fused with the output layer,
+        that layer's logits ``z`` (else None)."""
+        stack = self._stack()
+        a = stack[-1].a if output is None else output
+        fused = self._fused_output()
+        if fused is None:
+            return a, None
+        z = fused.z
+        return a, (z.reshape(a.shape) if z.ndim != a.ndim else z)
+
     @property
     def metrics_names(self) -> list[str]:
         return ["loss"] + [m.name for m in self.compiled_metrics]
@@ -308,15 +385,13 @@ class Sequential:
             if not self.built:
                 self.build(x.shape)
             return SymbolicTensor(self.output_shape_for(x.shape), name=self.layers[-1].name)
-        from . import training as _training  # the argument `training` shadows the module here
-
-        x = _training.as_input_array(self, x, "x")
+        x = data.as_input_array(self, x, "x")
         if not self.built:
             self.build((None,) + x.shape[1:])
         self._ensure_bound()
-        x = np.ascontiguousarray(x, dtype=_training._model_dtype(self))
+        x = np.ascontiguousarray(x, dtype=data.model_dtype(self))
         with np.errstate(over="ignore", under="ignore"):
-            return _training.forward(self, x, training=training).view(Tensor)
+            return _forward(self, x, training=training).view(Tensor)
 
     def fit(
         self,
@@ -409,109 +484,11 @@ class Sequential:
         """
         return training.compute_gradients(self, x, y, sample_weight)
 
-    def explain(self, print_fn=None) -> str:
-        """Print (and return) the formulas of this model's forward pass, cost, backward pass and update."""
-        from .explain import explain_text
-
-        text = explain_text(self)
-        (print_fn or print)(text)
-        return text
-
-    # ----------------------------------------------------------------- description
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
-        from .summary import summary_text
-
-        text = summary_text(self)
-        (print_fn or print)(text)
-
-    def get_config(self) -> dict:
-        layers = []
-        if self._layers and isinstance(self._layers[0], InputLayer):
-            first = self._layers[0]
-            layers.append(
-                {
-                    "module": "keras.layers",
-                    "class_name": "InputLayer",
-                    "config": first.get_config(),
-                    "registered_name": None,
-                }
-            )
-        for layer in self.layers:
-            layers.append(
-                {
-                    "module": "keras.layers",
-                    "class_name": type(layer).__name__,
-                    "config": layer.get_config(),
-                    "registered_name": None,
-                }
-            )
-        return {"name": self.name, "trainable": self.trainable, "dtype": backend.floatx(), "layers": layers}
-
-    # ----------------------------------------------------------------- saving (Keras 3's formats; see saving.py)
-    @classmethod
-    def from_config(cls, config, custom_objects=None) -> Sequential:
-        """The model ``get_config()`` describes, with fresh weights; only gradfit's own layers are built."""
-        from .saving import model_from_config
-
-        return model_from_config(config, custom_objects)
-
-    def get_build_config(self) -> dict | None:
-        return {"input_shape": list(self.input_shape)} if self.built else None
-
-    def get_compile_config(self) -> dict | None:
-        """Keras's ``compile_config``: the optimizer, loss and metrics given to ``compile`` (None if not compiled)."""
-        from .saving import serialize_compile_config
-
-        return serialize_compile_config(self)
-
-    def to_json(self, **kwargs) -> str:
-        """The model's config, build and compile settings as Keras's JSON (``model_from_json`` reads it back)."""
-        from .saving import model_to_json
-
-        return model_to_json(self, **kwargs)
-
-    def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
-        """Save config, weights and optimizer state as a Keras 3 ``.keras`` file (Keras 3 loads it too)."""
-        from .saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
-
-    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
-        """Save the weights (and optimizer state) as Keras's ``.weights.h5`` file."""
-        from .saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
-
-    def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
-        """Load weights from a ``.weights.h5`` file or a ``.keras`` archive; on any error nothing is changed."""
-        from .saving import load_weights
-
-        if kwargs:
-            raise TypeError(f"load_weights: unexpected arguments {sorted(kwargs)}.")
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
-
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r}, layers={[layer.name for layer in self.layers]}, built={self.built}>"
 
 
-#: matrices with at least this many entries are stored row-major (see ``_matrix_order``)
-_ROW_MAJOR_SIZE = 32_768
-
-
-def _matrix_order(shape: tuple) -> str:
-    """The memory order of a weight matrix in the flat vector: ``"F"`` (column-major) or ``"C"``.
-
-    Measured with OpenBLAS on the shapes of the course's and MNIST-sized networks: a small kernel
-    (400 x 25, batch 32, one BLAS thread) multiplies and gets its gradient ``dz^T x`` written ~25 % faster
-    column-major; a large one (784 x 256, batch 128, two threads) gets its gradient ``x^T dz`` in ~300 us
-    row-major against ~440 us column-major, and its forward product ~10 % faster. The threshold is where, at
-    batch 32, fit switches to two BLAS threads (benchmarks/README.md).
-    """
-    return "C" if shape[0] * shape[1] >= _ROW_MAJOR_SIZE else "F"
-
-
-def _weight_view(flat: np.ndarray, shape: tuple) -> np.ndarray:
-    """``flat`` seen as a weight of ``shape``, matrices in the order of ``_matrix_order``."""
-    if len(shape) == 2 and _matrix_order(shape) == "F":
-        return flat.reshape(shape[::-1]).T
-    return flat.reshape(shape)
+def _optimizer_fits(opt: optimizers.Optimizer, store: ParameterStore) -> bool:
+    """Whether a built optimizer's state is laid out as ``store`` (then a rebinding keeps it)."""
+    held = getattr(opt, "_store", None)
+    return held is not None and held.shapes == store.shapes

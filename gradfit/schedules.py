@@ -18,6 +18,9 @@ from __future__ import annotations
 import math
 import numbers
 
+from . import registry
+from .schema import Bool, Number, NumberList, Optional, Schema, Str
+
 __all__ = [
     "CosineDecay",
     "CosineDecayRestarts",
@@ -27,8 +30,12 @@ __all__ = [
     "PiecewiseConstantDecay",
     "PolynomialDecay",
     "deserialize",
+    "get",
     "serialize",
 ]
+
+_INITIAL = Number()
+_STEPS = Number()  # checked by _decay_steps, with Keras's message
 
 
 def _step(step) -> float:
@@ -75,12 +82,33 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
+@registry.SCHEDULES.register()
 class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase=True`` the exponent is
     ``floor(step / decay_steps)``, so the rate drops in steps every ``decay_steps`` updates."""
 
+    config_schema = Schema(
+        {
+            "initial_learning_rate": _INITIAL,
+            "decay_steps": _STEPS,
+            "decay_rate": Number(),
+            "staircase": Bool(False),
+            "name": Optional(Str(), default="ExponentialDecay"),
+        }
+    )
+
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
         who = type(self).__name__
+        self.config_schema.check(
+            who,
+            {
+                "initial_learning_rate": initial_learning_rate,
+                "decay_steps": decay_steps,
+                "decay_rate": decay_rate,
+                "staircase": staircase,
+                "name": name,
+            },
+        )
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", who)
         self.decay_steps = _decay_steps(decay_steps, "decay_steps", who)
         self.decay_rate = _number(decay_rate, "decay_rate", who)
@@ -103,13 +131,19 @@ class ExponentialDecay(LearningRateSchedule):
         }
 
 
+@registry.SCHEDULES.register()
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]``,
     and ``values[-1]`` once ``step > boundaries[-1]``. ``boundaries`` must be increasing and one shorter than
     ``values``."""
 
+    config_schema = Schema(
+        {"boundaries": NumberList(), "values": NumberList(), "name": Optional(Str(), default="PiecewiseConstant")}
+    )
+
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         who = type(self).__name__
+        self.config_schema.check(who, {"boundaries": boundaries, "values": values, "name": name})
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
             raise ValueError(
@@ -141,9 +175,21 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
+@registry.SCHEDULES.register()
 class PolynomialDecay(LearningRateSchedule):
     """``(initial - end) * (1 - step / decay_steps) ** power + end`` with ``step`` capped at ``decay_steps``;
     with ``cycle=True`` ``decay_steps`` grows to the first multiple of itself at or above ``step`` instead."""
+
+    config_schema = Schema(
+        {
+            "initial_learning_rate": _INITIAL,
+            "decay_steps": _STEPS,
+            "end_learning_rate": Number(0.0001),
+            "power": Number(1.0),
+            "cycle": Bool(False),
+            "name": Optional(Str(), default="PolynomialDecay"),
+        }
+    )
 
     def __init__(
         self,
@@ -155,6 +201,17 @@ class PolynomialDecay(LearningRateSchedule):
         name="PolynomialDecay",
     ):
         who = type(self).__name__
+        self.config_schema.check(
+            who,
+            {
+                "initial_learning_rate": initial_learning_rate,
+                "decay_steps": decay_steps,
+                "end_learning_rate": end_learning_rate,
+                "power": power,
+                "cycle": cycle,
+                "name": name,
+            },
+        )
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", who)
         self.decay_steps = _decay_steps(decay_steps, "decay_steps", who)
         self.end_learning_rate = _number(end_learning_rate, "end_learning_rate", who)
@@ -184,12 +241,33 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
+@registry.SCHEDULES.register()
 class InverseTimeDecay(LearningRateSchedule):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (``floor`` of the ratio with
     ``staircase=True``)."""
 
+    config_schema = Schema(
+        {
+            "initial_learning_rate": _INITIAL,
+            "decay_steps": _STEPS,
+            "decay_rate": Number(),
+            "staircase": Bool(False),
+            "name": Optional(Str(), default="InverseTimeDecay"),
+        }
+    )
+
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         who = type(self).__name__
+        self.config_schema.check(
+            who,
+            {
+                "initial_learning_rate": initial_learning_rate,
+                "decay_steps": decay_steps,
+                "decay_rate": decay_rate,
+                "staircase": staircase,
+                "name": name,
+            },
+        )
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", who)
         self.decay_steps = _decay_steps(decay_steps, "decay_steps", who)
         self.decay_rate = _number(decay_rate, "decay_rate", who)
@@ -212,6 +290,7 @@ class InverseTimeDecay(LearningRateSchedule):
         }
 
 
+@registry.SCHEDULES.register()
 class CosineDecay(LearningRateSchedule):
     """Cosine decay, with an optional linear warmup first.
 
@@ -220,6 +299,17 @@ class CosineDecay(LearningRateSchedule):
     ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps`` steps, then decays from
     ``warmup_target`` as above over the next ``decay_steps`` steps.
     """
+
+    config_schema = Schema(
+        {
+            "initial_learning_rate": _INITIAL,
+            "decay_steps": _STEPS,
+            "alpha": Number(0.0),
+            "name": Optional(Str(), default="CosineDecay"),
+            "warmup_target": Optional(Number()),
+            "warmup_steps": Number(0),
+        }
+    )
 
     def __init__(
         self,
@@ -231,6 +321,17 @@ class CosineDecay(LearningRateSchedule):
         warmup_steps=0,
     ):
         who = type(self).__name__
+        self.config_schema.check(
+            who,
+            {
+                "initial_learning_rate": initial_learning_rate,
+                "decay_steps": decay_steps,
+                "alpha": alpha,
+                "name": name,
+                "warmup_target": warmup_target,
+                "warmup_steps": warmup_steps,
+            },
+        )
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", who)
         self.decay_steps = _decay_steps(decay_steps, "decay_steps", who)
         self.alpha = _number(alpha, "alpha", who)
@@ -266,9 +367,21 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
+@registry.SCHEDULES.register()
 class CosineDecayRestarts(LearningRateSchedule):
     """Cosine decay with warm restarts (SGDR): each period decays as ``CosineDecay``; period ``i`` lasts
     ``first_decay_steps * t_mul ** i`` steps and starts from ``initial_learning_rate * m_mul ** i``."""
+
+    config_schema = Schema(
+        {
+            "initial_learning_rate": _INITIAL,
+            "first_decay_steps": _STEPS,
+            "t_mul": Number(2.0),
+            "m_mul": Number(1.0),
+            "alpha": Number(0.0),
+            "name": Optional(Str(), default="SGDRDecay"),
+        }
+    )
 
     def __init__(
         self,
@@ -280,6 +393,17 @@ class CosineDecayRestarts(LearningRateSchedule):
         name="SGDRDecay",
     ):
         who = type(self).__name__
+        self.config_schema.check(
+            who,
+            {
+                "initial_learning_rate": initial_learning_rate,
+                "first_decay_steps": first_decay_steps,
+                "t_mul": t_mul,
+                "m_mul": m_mul,
+                "alpha": alpha,
+                "name": name,
+            },
+        )
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", who)
         self.first_decay_steps = _decay_steps(first_decay_steps, "first_decay_steps", who)
         self._t_mul = _number(t_mul, "t_mul", who)
@@ -311,18 +435,9 @@ class CosineDecayRestarts(LearningRateSchedule):
         }
 
 
-_BUILTIN = {
-    c.__name__: c
-    for c in (
-        CosineDecay,
-        CosineDecayRestarts,
-        ExponentialDecay,
-        InverseTimeDecay,
-        LearningRateSchedule,
-        PiecewiseConstantDecay,
-        PolynomialDecay,
-    )
-}
+def _own(cls) -> bool:
+    entry = registry.SCHEDULES.entry(cls)
+    return entry is not None and entry.obj is cls
 
 
 def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
@@ -333,9 +448,9 @@ def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
             f"{type(learning_rate_schedule).__name__}."
         )
     cls = type(learning_rate_schedule)
-    builtin = _BUILTIN.get(cls.__name__) is cls
+    builtin = _own(cls)
     return {
-        "module": "keras.optimizers.schedules" if builtin else cls.__module__,
+        "module": registry.SCHEDULES.module if builtin else cls.__module__,
         "class_name": cls.__name__,
         "config": learning_rate_schedule.get_config(),
         "registered_name": None if builtin else cls.__name__,
@@ -348,11 +463,20 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRat
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', got {config!r}.")
     name = config["class_name"]
-    known = {**_BUILTIN, **(custom_objects or {})}
-    cls = known.get(name) or known.get(config.get("registered_name") or "")
+    custom = custom_objects or {}
+    cls = custom.get(name) or registry.SCHEDULES.lookup(name) or custom.get(config.get("registered_name") or "")
     if cls is None:
         raise ValueError(
-            f"Unknown learning rate schedule {name!r}. Known: {', '.join(sorted(_BUILTIN))}; pass your own "
+            f"Unknown learning rate schedule {name!r}. Known: {registry.SCHEDULES.known()}; pass your own "
             "classes as custom_objects={'Name': Name}."
         )
     return cls.from_config(dict(config.get("config", {})))
+
+
+def get(identifier):
+    """A schedule from its serialized form, or itself (Keras's optimizers take one as ``learning_rate``)."""
+    if isinstance(identifier, LearningRateSchedule):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"Cannot use {identifier!r} as a learning-rate schedule; give a LearningRateSchedule.")

@@ -25,7 +25,7 @@ def _clean_global_state():
 
 
 def load_npz(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` from ``/work/shared/data/<name>``, or skip the test when the file is absent."""
+    """``(X, y)`` from ``../shared/data/<name>`` beside the repository, or skip the test when the file is absent."""
     path = DATA_DIR / name
     if not path.is_file():
         pytest.skip(f"data file {path} is not available")

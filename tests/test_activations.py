@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import activations
+from gradfit import activations, registry
+
+#: every registered activation by its canonical name (aliases such as 'swish' map to the same object)
+ALL = {entry.name: entry.obj for entry in registry.ACTIVATIONS}
 
 # Where each activation's derivative jumps: finite differences across these points are meaningless.
 KINKS = {
@@ -26,6 +29,18 @@ KINKS = {
     "exponential": (),
     "hard_sigmoid": (-3.0, 3.0),
     "softmax": (),
+    "mish": (),
+    "hard_silu": (-3.0, 3.0),
+    "log_softmax": (),
+    "celu": (0.0,),
+    "squareplus": (),
+    "log_sigmoid": (),
+    "hard_tanh": (-1.0, 1.0),
+    "tanh_shrink": (),
+    "soft_shrink": (-0.5, 0.5),
+    "hard_shrink": (-0.5, 0.5),
+    "sparse_plus": (-1.0, 1.0),
+    "sparse_sigmoid": (-1.0, 1.0),
 }
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -62,7 +77,7 @@ def sample_z(name, shape=(5, 7), seed=0, low=-8.0, high=8.0, margin=0.05):
 
 def test_the_kink_table_covers_every_activation():
     # a new activation must be declared here (with its kinks) so that it gets a gradient check
-    assert set(activations._ALL) == set(KINKS)
+    assert set(ALL) == set(KINKS)
 
 
 def test_sample_points_straddle_the_kinks():
@@ -73,9 +88,9 @@ def test_sample_points_straddle_the_kinks():
             assert (z < k).any() and (z > k).any(), (name, k)
 
 
-@pytest.mark.parametrize("name", sorted(activations._ALL))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_backward_matches_finite_differences(name):
-    act = activations._ALL[name]
+    act = ALL[name]
     z = sample_z(name)
     if name == "exponential":
         z = sample_z(name, low=-4.0, high=4.0)
@@ -89,9 +104,9 @@ def test_backward_matches_finite_differences(name):
     assert rel_error(analytic, numeric) < 1e-6, name
 
 
-@pytest.mark.parametrize("name", sorted(activations._ALL))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_backward_does_not_modify_its_inputs(name):
-    act = activations._ALL[name]
+    act = ALL[name]
     z = sample_z(name)
     da = np.random.default_rng(2).normal(size=z.shape)
     a = act.forward(z, None)
@@ -102,9 +117,9 @@ def test_backward_does_not_modify_its_inputs(name):
     np.testing.assert_array_equal(da, da0)
 
 
-@pytest.mark.parametrize("name", sorted(activations._ALL))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_forward_into_a_buffer_equals_forward(name):
-    act = activations._ALL[name]
+    act = ALL[name]
     z = sample_z(name)
     z0 = z.copy()
     expected = act.forward(z, None)
@@ -119,9 +134,9 @@ def test_gradient_check_catches_a_wrong_derivative():
     # the checker itself must be able to fail: sigmoid's forward paired with tanh's derivative
     z = sample_z("sigmoid")
     da = np.ones_like(z)
-    a = activations._sigmoid(z, None)
-    wrong = activations._tanh_grad(z, a, da)
-    assert rel_error(wrong, numerical_dz(activations._sigmoid, z, da)) > 1e-2
+    a = activations.sigmoid.forward(z, None)
+    wrong = activations.tanh.backward(z, a, da)
+    assert rel_error(wrong, numerical_dz(activations.sigmoid.forward, z, da)) > 1e-2
 
 
 # --------------------------------------------------------------------------- values against hand formulas
@@ -228,7 +243,7 @@ def test_relu_keyword_options():
 def test_get_returns_the_module_level_functions():
     assert activations.get("relu") is gradfit.keras.activations.relu
     assert activations.get("relu") is activations.relu
-    for name, act in activations._ALL.items():
+    for name, act in ALL.items():
         assert activations.get(name) is act
         assert act.__name__ == name
         assert activations.serialize(act) == name
@@ -258,13 +273,13 @@ def test_public_functions_accept_lists_and_integers():
     np.testing.assert_array_equal(out, [0.5, 0.5])
     np.testing.assert_array_equal(activations.relu([[-1, 2], [3, -4]]), [[0, 2], [3, 0]])
     np.testing.assert_allclose(activations.softmax([[0.0, 0.0]]), [[0.5, 0.5]])
-    for act in activations._ALL.values():
+    for act in ALL.values():
         assert act([0.5, -0.25]).shape == (2,)
 
 
-@pytest.mark.parametrize("name", sorted(set(activations._ALL) - {"softmax"}))
+@pytest.mark.parametrize("name", sorted(set(ALL) - {"softmax", "log_softmax"}))
 def test_public_functions_accept_scalars(name):
-    act = activations._ALL[name]
+    act = ALL[name]
     for x in (0.5, np.array(0.5), np.float64(0.5)):
         value = act(x)
         assert np.shape(value) == ()
@@ -278,7 +293,7 @@ def test_public_functions_keep_float64():
 
 def test_public_functions_do_not_modify_their_input():
     x = np.array([-1.0, 0.5, 2.0])
-    for act in activations._ALL.values():
+    for act in ALL.values():
         act(x)
         np.testing.assert_array_equal(x, [-1.0, 0.5, 2.0])
 
@@ -302,10 +317,62 @@ def test_huge_inputs_give_the_limits_without_warnings(dtype):
         exp = activations.exponential(big)
         assert exp[0] == 0.0 and np.isposinf(exp[1])
         np.testing.assert_array_equal(activations.softmax(np.array([[1000.0, 0.0, -1000.0]], dtype=dtype)), [[1, 0, 0]])
-        for act in activations._ALL.values():
+        for act in ALL.values():
             assert not np.isnan(act(big)).any(), act.__name__
 
 
 def test_selu_derivative_at_zero_takes_the_linear_side_as_tensorflow():
     d = activations.selu.backward(np.zeros(1), np.zeros(1), np.ones(1))
     np.testing.assert_allclose(d, [1.0507009873554805])
+
+
+# --------------------------------------------------------------------------- the activations added for Keras 3
+
+
+def test_mish_hard_silu_and_log_softmax_values():
+    z = np.array([-4.0, -1.0, 0.0, 0.5, 2.0, 5.0])
+    np.testing.assert_allclose(activations.mish(z), z * np.tanh(np.log1p(np.exp(z))), rtol=1e-12)
+    np.testing.assert_allclose(activations.hard_silu(z), z * np.clip(z / 6 + 0.5, 0, 1), rtol=1e-12)
+    zz = np.array([[1.0, 2.0, 0.5], [-3.0, 0.0, 3.0]])
+    lse = np.log(np.exp(zz).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(activations.log_softmax(zz), zz - lse, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(activations.log_softmax(zz)), activations.softmax(zz), rtol=1e-12)
+    # along another axis, as keras.activations.log_softmax(x, axis=0)
+    np.testing.assert_allclose(
+        activations.log_softmax(zz, axis=0), zz - np.log(np.exp(zz).sum(axis=0, keepdims=True)), rtol=1e-12
+    )
+    assert float(activations.log_softmax(np.array([[1000.0, 0.0]]))[0, 1]) == pytest.approx(-1000.0)
+
+
+def test_keras_aliases_are_the_same_objects():
+    assert activations.get("swish") is activations.silu is activations.swish
+    assert activations.get("hard_swish") is activations.hard_silu is activations.hard_swish
+    assert registry.ACTIVATIONS.entry("hard_swish").name == "hard_silu"
+    assert gradfit.nn.log_softmax([[0.0, 0.0]]).numpy() == pytest.approx(np.log([[0.5, 0.5]]))
+
+
+def test_activation_options_come_from_each_function():
+    np.testing.assert_allclose(activations.celu(np.array([-1.0]), alpha=2.0), [2 * np.expm1(-0.5)])
+    np.testing.assert_allclose(activations.soft_shrink(np.array([-1.0, 0.2, 1.0]), threshold=0.1), [-0.9, 0.1, 0.9])
+    np.testing.assert_allclose(activations.squareplus(np.array([0.0]), b=1), [0.5])
+    with pytest.raises(TypeError, match="unexpected"):
+        activations.mish(np.zeros(2), alpha=1.0)
+    with pytest.raises(TypeError, match="unexpected"):
+        activations.relu(np.zeros(2), alpha=1.0)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_float32_stays_float32_forward_and_backward(name):
+    act = ALL[name]
+    z = sample_z(name).astype(np.float32)
+    a = act.forward(z, None)
+    assert a.dtype == np.float32
+    assert act.backward(z, a, np.ones_like(z)).dtype == np.float32
+
+
+def test_activations_pickle_as_the_registered_objects():
+    import pickle
+
+    for act in ALL.values():
+        assert pickle.loads(pickle.dumps(act)) is act
+    assert pickle.loads(pickle.dumps(activations.hard_swish)) is activations.hard_silu

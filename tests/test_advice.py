@@ -13,7 +13,10 @@ from gradfit.keras import Input, Sequential
 from gradfit.keras.layers import Dense
 from gradfit.keras.losses import (
     BinaryCrossentropy,
+    BinaryFocalCrossentropy,
     CategoricalCrossentropy,
+    Hinge,
+    KLDivergence,
     MeanSquaredError,
     SparseCategoricalCrossentropy,
 )
@@ -91,6 +94,25 @@ def test_binary_crossentropy_on_an_output_that_is_not_a_probability(activation):
     assert "BinaryCrossentropy(from_logits=True)" in message
 
 
+def test_the_focal_loss_is_advised_as_a_binary_crossentropy_by_its_attributes():
+    # advice reads loss.logits_activation / loss.expects, not the class: the focal loss gets BCE's advice
+    model = model_of(Dense(4, activation="relu"), Dense(1, activation="relu"))
+    with pytest.warns(GradfitAdvice, match=r"uses 'relu'.*not limited to \[0, 1\]") as record:
+        model.compile(loss=BinaryFocalCrossentropy(gamma=1.0))
+    assert "loss=BinaryFocalCrossentropy(from_logits=True)" in str(record[0].message)
+    model = model_of(Dense(4, activation="relu"), Dense(1, activation="sigmoid"))
+    with pytest.warns(
+        GradfitAdvice, match=r"BinaryFocalCrossentropy\(from_logits=True\) says the model outputs logits"
+    ):
+        model.compile(loss=BinaryFocalCrossentropy(from_logits=True))
+
+
+def test_losses_that_are_not_cross_entropies_get_no_cross_entropy_advice(no_advice):
+    model_of(Dense(4, activation="relu"), Dense(3, activation="softmax")).compile(loss=KLDivergence())
+    model_of(Dense(4, activation="relu"), Dense(1, activation="tanh")).compile(loss=Hinge())
+    model_of(Dense(4, activation="relu"), Dense(1)).compile(loss=Hinge())
+
+
 def test_binary_crossentropy_on_a_one_unit_softmax_says_it_is_always_one():
     model = model_of(Dense(4, activation="relu"), Dense(1, activation="softmax"))
     with pytest.warns(GradfitAdvice, match=r"softmax over a single unit.*= 1\.0 whatever the input") as record:
@@ -134,6 +156,7 @@ def test_from_logits_on_a_mismatched_squashing_output_says_it_really_squashes_tw
         (BinaryCrossentropy(), 1, "sigmoid"),
         (CategoricalCrossentropy(), 3, "softmax"),
         (SparseCategoricalCrossentropy(), 3, "softmax"),
+        (BinaryFocalCrossentropy(), 1, "sigmoid"),
     ],
 )
 def test_a_linear_output_read_as_probabilities(loss, units, squash):

@@ -405,7 +405,7 @@ def test_keras_namespace_dense_is_the_same_class():
 def test_large_kernels_are_row_major_and_give_the_same_gradients(float64, monkeypatch, tmp_path):
     # kernels of >= 32768 entries sit row-major in the flat vector (their products run faster so), smaller
     # ones column-major; Dense's backward writes dJ/dW in either order: both give the same numbers
-    from gradfit import models
+    from gradfit import parameters
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(24, 200))
@@ -420,7 +420,7 @@ def test_large_kernels_are_row_major_and_give_the_same_gradients(float64, monkey
     model, (value, grads) = gradients()
     assert model.layers[0].kernel.flags.c_contiguous and not model.layers[0].kernel.flags.f_contiguous
     assert model.layers[1].kernel.flags.f_contiguous and not model.layers[1].kernel.flags.c_contiguous
-    monkeypatch.setattr(models, "_ROW_MAJOR_SIZE", 10**9)  # every kernel column-major
+    monkeypatch.setattr(parameters, "_ROW_MAJOR_SIZE", 10**9)  # every kernel column-major
     column_major, (value_f, grads_f) = gradients()
     assert column_major.layers[0].kernel.flags.f_contiguous
     assert value == pytest.approx(value_f, rel=1e-12)

@@ -187,7 +187,7 @@ def test_mean_squared_error_regression(regression_data, spelling):
 
 
 def test_binary_synthetic_end_to_end_without_data_files():
-    """Runs even where /work/shared/data is absent: the seeds' network learns a 2-D XOR-like rule."""
+    """Runs even where ../shared/data is absent: the seeds' network learns a 2-D XOR-like rule."""
     import gradfit as tf
 
     rng = np.random.default_rng(3)

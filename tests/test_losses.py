@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import losses
+from gradfit import losses, registry
 
 EPS = 1e-7
 
@@ -67,6 +67,42 @@ def sparse_case(k=4):
     return y, p, z
 
 
+def distribution_case(k):
+    rng = np.random.default_rng(300 + k)
+    y = rng.dirichlet(np.ones(k), M)
+    p = rng.dirichlet(np.ones(k) * 2, M)
+    return y, p
+
+
+def count_case(units):
+    rng = np.random.default_rng(400 + units)
+    return rng.poisson(3.0, (M, units)).astype(np.float64), rng.uniform(0.5, 6.0, (M, units))
+
+
+def margin_case(units, signed):
+    """Labels 0/1 (converted to -1/1 by the loss) or -1/1, and scores clear of the kink y p = 1."""
+    rng = np.random.default_rng(500 + units + 10 * signed)
+    y = rng.integers(0, 2, (M, units)).astype(np.float64)
+    s = 2 * y - 1
+    margin = rng.uniform(-1.5, 1.5, (M, units))
+    margin[np.abs(margin) < 0.1] += 0.3
+    return (s if signed else y), s * (1 - margin)  # 1 - s p = margin
+
+
+def categorical_margin_case(k):
+    """One-hot targets and scores whose best wrong class is unique and whose margin is clear of 0."""
+    rng = np.random.default_rng(600 + k)
+    y = np.eye(k)[rng.integers(0, k, M)]
+    p = rng.normal(0, 1, (M, k))
+    for row in p:  # distinct scores, so the maximum over the wrong classes has no tie
+        row += np.arange(k) * 0.05
+    neg = ((1 - y) * p).max(axis=1)
+    pos = (y * p).sum(axis=1)
+    near = np.abs(neg - pos + 1) < 0.1
+    p[near] += y[near] * 0.3
+    return y, p
+
+
 def regression_case(units, away_from=(0.0,)):
     """Targets and outputs whose differences stay clear of the losses' kinks (|e| = each of away_from)."""
     rng = np.random.default_rng(200 + units)
@@ -95,6 +131,23 @@ GRAD_CASES = [
     ("mae_3", losses.MeanAbsoluteError(), lambda: regression_case(3)),
     ("huber", losses.Huber(), lambda: regression_case(2, away_from=(0.0, 1.0))),
     ("huber_delta_2", losses.Huber(delta=2.0), lambda: regression_case(3, away_from=(0.0, 2.0))),
+    ("log_cosh_1", losses.LogCosh(), lambda: regression_case(1)),
+    ("log_cosh_3", losses.LogCosh(), lambda: regression_case(3)),
+    ("kld", losses.KLDivergence(), lambda: distribution_case(4)),
+    ("kld_one_hot", losses.KLDivergence(), lambda: (categorical_case(3)[0], distribution_case(3)[1])),
+    ("poisson", losses.Poisson(), lambda: count_case(3)),
+    ("hinge_01", losses.Hinge(), lambda: margin_case(2, signed=False)),
+    ("hinge_pm1", losses.Hinge(), lambda: margin_case(3, signed=True)),
+    ("squared_hinge_01", losses.SquaredHinge(), lambda: margin_case(2, signed=False)),
+    ("squared_hinge_pm1", losses.SquaredHinge(), lambda: margin_case(1, signed=True)),
+    ("categorical_hinge", losses.CategoricalHinge(), lambda: categorical_margin_case(4)),
+    ("focal", losses.BinaryFocalCrossentropy(), lambda: binary_case(3)[:2]),
+    ("focal_soft", losses.BinaryFocalCrossentropy(gamma=1.5), lambda: binary_case(2, soft=True)[:2]),
+    (
+        "focal_balanced_smooth",
+        losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.4, gamma=3.0, label_smoothing=0.1),
+        lambda: binary_case(1)[:2],
+    ),
 ]
 
 
@@ -110,7 +163,7 @@ def test_grad_matches_finite_differences(name, loss, case):
 
 def test_every_loss_class_has_a_gradient_check():
     checked = {type(c[1]) for c in GRAD_CASES}
-    assert checked == set(losses._CLASSES.values())
+    assert checked == set(registry.LOSSES.objects())
 
 
 def test_gradient_check_catches_a_wrong_gradient():
@@ -129,6 +182,12 @@ LOGIT_CASES = [
     ("cce", lambda fl: losses.CategoricalCrossentropy(from_logits=fl), categorical_case),
     ("cce_smooth", lambda fl: losses.CategoricalCrossentropy(fl, label_smoothing=0.2), categorical_case),
     ("scce", lambda fl: losses.SparseCategoricalCrossentropy(from_logits=fl), sparse_case),
+    ("focal", lambda fl: losses.BinaryFocalCrossentropy(from_logits=fl), lambda: binary_case(3)),
+    (
+        "focal_balanced_smooth",
+        lambda fl: losses.BinaryFocalCrossentropy(True, 0.3, 1.5, from_logits=fl, label_smoothing=0.2),
+        lambda: binary_case(2, soft=True),
+    ),
 ]
 
 
@@ -143,7 +202,7 @@ def test_grad_logits_matches_finite_differences(name, make, case, from_logits):
     assert np.abs(numeric).max() > 1e-3
     assert rel_error(analytic, numeric) < 1e-6
     # given the activation's output a = sigmoid(z) / softmax(z), the same gradient
-    a = sigmoid(z) if isinstance(loss, losses.BinaryCrossentropy) else softmax(z)
+    a = sigmoid(z) if loss.logits_activation == "sigmoid" else softmax(z)
     a_copy = a.copy()
     np.testing.assert_allclose(loss.grad_logits(y, z, a), analytic, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(a, a_copy)  # and without writing into the activation's output
@@ -153,7 +212,7 @@ def test_grad_logits_matches_finite_differences(name, make, case, from_logits):
 def test_logits_loss_equals_probability_loss_away_from_clipping(name, make, case):
     loss = make(False)
     y, _, z = case()
-    a = sigmoid(z) if isinstance(loss, losses.BinaryCrossentropy) else softmax(z)
+    a = sigmoid(z) if loss.logits_activation == "sigmoid" else softmax(z)
     np.testing.assert_allclose(loss.per_sample_logits(y, z), loss.per_sample(y, a), rtol=1e-9)
 
 
@@ -405,3 +464,219 @@ def test_loss_names_match_keras():
     assert losses.MeanSquaredError().name == "mean_squared_error"
     assert losses.SparseCategoricalCrossentropy().name == "sparse_categorical_crossentropy"
     assert losses.Huber().name == "huber_loss"
+
+
+# --------------------------------------------------------------------------- the registry and the schemas
+
+
+def test_every_loss_is_found_by_its_keras_names_and_function():
+    for entry in registry.LOSSES:
+        cls = entry.obj
+        assert type(losses.get(entry.name)) is cls
+        for alias in entry.aliases:
+            assert type(losses.get(alias)) is cls, alias
+        fn = cls.function
+        assert fn.__name__ in entry.aliases  # the function's name is a registered name of its class
+        assert getattr(losses, fn.__name__) is fn and getattr(gradfit.keras.losses, fn.__name__) is fn
+        assert type(losses.get(fn)) is cls
+        assert getattr(losses, entry.name) is cls
+        assert cls.__name__ in losses.__all__ and fn.__name__ in losses.__all__
+    assert losses.get("kld").__class__ is losses.KLDivergence
+    assert losses.get("logcosh").__class__ is losses.LogCosh
+
+
+def test_a_function_with_a_registered_name_is_not_taken_for_the_loss():
+    def mse(y, p):
+        return (y - p) ** 2
+
+    with pytest.raises(ValueError, match="gradient"):
+        losses.get(mse)
+
+
+def test_unknown_names_are_listed_from_the_registry():
+    with pytest.raises(ValueError, match="Did you mean 'kl_divergence'") as info:
+        losses.get("kl_divergense")
+    for name in registry.LOSSES.names():
+        assert name in str(info.value)
+
+
+def test_constructors_validate_through_the_schema():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        losses.BinaryCrossentropy(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="from_logits"):
+        losses.CategoricalCrossentropy(from_logits="false")
+    with pytest.raises(ValueError, match="reduction"):
+        losses.Poisson(reduction="average")
+    with pytest.raises(ValueError, match="alpha"):
+        losses.BinaryFocalCrossentropy(alpha=2.0)
+    with pytest.raises(ValueError, match="gamma"):
+        losses.BinaryFocalCrossentropy(gamma=-1.0)
+    with pytest.raises(NotImplementedError, match="ignore_class"):
+        losses.SparseCategoricalCrossentropy(ignore_class=0)
+    assert losses.BinaryCrossentropy(label_smoothing=np.float32(0.25)).label_smoothing == 0.25
+    assert losses.BinaryCrossentropy(label_smoothing=0).get_config()["label_smoothing"] == 0.0
+
+
+def test_schema_defaults_are_the_constructors_defaults():
+    import inspect
+
+    for entry in registry.LOSSES:
+        cls = entry.obj
+        params = inspect.signature(cls.__init__).parameters
+        for key, default in cls.config_schema.defaults().items():
+            if key in params:
+                assert params[key].default == default, (cls.__name__, key)
+        assert set(cls().get_config()) <= set(params), cls.__name__
+        assert cls.from_config(cls().get_config()).get_config() == cls().get_config()
+
+
+def test_loss_attributes_say_what_the_output_should_be():
+    assert losses.BinaryCrossentropy().expects == "probabilities"
+    assert losses.BinaryCrossentropy(from_logits=True).expects == "logits"
+    assert losses.SparseCategoricalCrossentropy().sparse and losses.SparseCategoricalCrossentropy().logits_activation
+    assert losses.Hinge().expects == "labels" and losses.CategoricalHinge().expects == "labels"
+    assert losses.MeanSquaredError().expects == "values" and losses.Poisson().expects == "values"
+    assert losses.KLDivergence().expects == "probabilities" and losses.KLDivergence().logits_activation is None
+    assert losses.BinaryFocalCrossentropy().logits_activation == "sigmoid"
+    for entry in registry.LOSSES:
+        loss = entry.obj()
+        assert loss.expects in ("probabilities", "logits", "labels", "values")
+        assert loss.formula.startswith("L =")
+        assert bool(loss.dz_formula) == (loss.logits_activation is not None)  # explain() shows dJ/dz when fused
+
+
+# --------------------------------------------------------------------------- the training step's entry
+
+
+BATCH_CASES = [
+    ("bce", lambda: losses.BinaryCrossentropy(), lambda: binary_case(2)),
+    ("bce_smooth", lambda: losses.BinaryCrossentropy(label_smoothing=0.1), lambda: binary_case(1)),
+    ("cce", lambda: losses.CategoricalCrossentropy(), categorical_case),
+    ("scce", lambda: losses.SparseCategoricalCrossentropy(), sparse_case),
+    ("focal", lambda: losses.BinaryFocalCrossentropy(apply_class_balancing=True), lambda: binary_case(3)),
+]
+
+
+@pytest.mark.parametrize("name,make,case", BATCH_CASES, ids=[c[0] for c in BATCH_CASES])
+def test_batch_sum_and_grad_from_logits_fused_and_weighted_agree(name, make, case):
+    y, _, z = case()
+    a = sigmoid(z) if make().logits_activation == "sigmoid" else softmax(z)
+    loss, from_logits = make(), type(make())(**{**make().get_config(), "from_logits": True})
+    expected = float(loss.per_sample_logits(y, z).sum())
+    # fused (the output layer's z given), from logits (a holds z), and on probabilities: the same J and gradients
+    total, dz = loss.batch_sum_and_grad(y, a, z)
+    assert total == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(dz, loss.grad_logits(y, z), rtol=1e-10, atol=1e-15)
+    total2, dz2 = from_logits.batch_sum_and_grad(y, z)
+    assert total2 == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(dz2, dz, rtol=1e-10, atol=1e-15)
+    total3, da = loss.batch_sum_and_grad(y, a)
+    assert total3 == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(da, loss.grad(y, a), rtol=1e-12)
+    # sample weights: sum_i w_i L_i and the rows of the gradient scaled by w_i
+    w = np.linspace(0.0, 2.0, len(z))
+    wt, wd = loss.batch_sum_and_grad(y, a, z, sample_weight=w)
+    assert wt == pytest.approx(float((loss.per_sample_logits(y, z) * w).sum()), rel=1e-12)
+    np.testing.assert_allclose(wd, dz * w.reshape(-1, *([1] * (dz.ndim - 1))), rtol=1e-10, atol=1e-15)
+    # a fresh array each time: the caller scales it in place
+    a0, z0 = a.copy(), z.copy()
+    d1 = loss.batch_sum_and_grad(y, a, z)[1]
+    d1 *= 0
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(z, z0)
+
+
+@pytest.mark.parametrize("entry", list(registry.LOSSES), ids=lambda e: e.name)
+def test_batch_sum_and_grad_is_per_sample_and_grad_for_every_loss(entry):
+    case = next(c for c in GRAD_CASES if type(c[1]) is entry.obj)
+    loss = case[1]
+    y, p = case[2]()
+    total, d = loss.batch_sum_and_grad(y, p)
+    assert total == pytest.approx(float(loss.per_sample(y, p).sum()), rel=1e-12)
+    np.testing.assert_allclose(d, loss.grad(y, p), rtol=1e-12)
+    assert loss.batch_divisor(len(p)) == len(p)
+    # float32 in, float32 out: the gradient keeps the model's float type
+    y32, p32 = (y if y.dtype.kind in "iu" else y.astype(np.float32)), p.astype(np.float32)
+    assert loss.batch_sum_and_grad(y32, p32)[1].dtype == np.float32
+    assert loss.per_sample(y32, p32).dtype == np.float32
+    if loss.logits_activation is not None:
+        assert loss.batch_sum_and_grad(y32, p32, p32)[1].dtype == np.float32
+
+
+def test_batch_divisor_follows_the_reduction():
+    w = np.array([0.5, 1.5, 3.0])
+    assert losses.MeanSquaredError(reduction="sum").batch_divisor(3, w) == 1.0
+    assert losses.MeanSquaredError(reduction="mean").batch_divisor(3, w) == 3.0
+    assert losses.MeanSquaredError(reduction="mean_with_sample_weight").batch_divisor(3, w) == 5.0
+    assert losses.MeanSquaredError(reduction="mean_with_sample_weight").batch_divisor(3) == 3.0
+    y, p = np.zeros((3, 1)), np.array([[1.0], [2.0], [3.0]])
+    assert float(losses.MeanSquaredError(reduction="mean_with_sample_weight")(y, p, sample_weight=w)) == (
+        pytest.approx((0.5 + 6 + 27) / 5)
+    )
+    assert float(losses.MeanSquaredError(reduction="mean")(y, p)) == pytest.approx(14 / 3)
+
+
+def test_sparse_fused_fast_path_is_no_slower_than_the_row_maximum_formulas():
+    """The one speed trick of the sparse cross-entropy must pay: at 128 x 10, faster than the general path."""
+    import timeit
+
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((128, 10)) * 3).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    general = losses.Loss.sum_and_grad_logits
+    fast = min(timeit.repeat(lambda: loss.sum_and_grad_logits(y, z), number=200, repeat=5))
+    slow = min(timeit.repeat(lambda: general(loss, y, z), number=200, repeat=5))
+    assert fast < slow
+
+
+# --------------------------------------------------------------------------- the new losses, by hand
+
+
+def test_hinge_converts_0_1_labels_per_batch_as_keras():
+    p = np.array([[0.3], [2.0], [1.5]])
+    # labels 0/1 -> -1/1: margins 1 - y p = 0.7, -1 (met: 0), 2.5 (y = -1)
+    np.testing.assert_allclose(losses.hinge(np.array([[1.0], [1.0], [0.0]]), p), [0.7, 0.0, 2.5])
+    np.testing.assert_allclose(losses.hinge(np.array([[1.0], [1.0], [-1.0]]), p), [0.7, 0.0, 2.5])
+    # a label that is neither 0 nor 1 in the batch: no conversion (0 stays 0, margin 1)
+    np.testing.assert_allclose(losses.hinge(np.array([[0.0], [1.0], [-1.0]]), p), [1.0, 0.0, 2.5])
+    np.testing.assert_allclose(losses.squared_hinge(np.array([[1.0], [1.0], [0.0]]), p), [0.49, 0.0, 6.25])
+
+
+def test_categorical_hinge_value():
+    y = np.array([[0.0, 1.0, 0.0]])
+    p = np.array([[0.5, 0.2, 0.9]])
+    assert float(losses.categorical_hinge(y, p)[0]) == pytest.approx(0.9 - 0.2 + 1)
+
+
+def test_kl_divergence_poisson_log_cosh_values():
+    y = np.array([[0.25, 0.75]])
+    p = np.array([[0.5, 0.5]])
+    expected = 0.25 * math.log(0.5) + 0.75 * math.log(1.5)
+    assert float(losses.kl_divergence(y, p)[0]) == pytest.approx(expected, rel=1e-12)
+    counts, rate = np.array([[2.0, 0.0]]), np.array([[1.5, 0.5]])
+    assert float(losses.poisson(counts, rate)[0]) == pytest.approx((1.5 - 2 * math.log(1.5 + EPS) + 0.5) / 2)
+    e = np.array([[0.1, -3.0, 40.0]])
+    np.testing.assert_allclose(losses.log_cosh(np.zeros_like(e), e), [np.mean([math.log(math.cosh(v)) for v in e[0]])])
+
+
+def test_binary_focal_crossentropy_with_gamma_0_is_binary_crossentropy():
+    y, p, z = binary_case(3)
+    np.testing.assert_allclose(
+        losses.BinaryFocalCrossentropy(gamma=0.0).per_sample(y, p), losses.BinaryCrossentropy().per_sample(y, p)
+    )
+    np.testing.assert_allclose(
+        losses.BinaryFocalCrossentropy(gamma=0.0).grad_logits(y, z), losses.BinaryCrossentropy().grad_logits(y, z)
+    )
+    assert losses.binary_focal_crossentropy(y, z, gamma=0.0, from_logits=True) == pytest.approx(
+        losses.binary_crossentropy(y, z, from_logits=True)
+    )
+
+
+def test_losses_and_their_functions_pickle():
+    import pickle
+
+    loss = pickle.loads(pickle.dumps(losses.BinaryFocalCrossentropy(gamma=3.0, reduction="sum")))
+    assert loss.get_config() == losses.BinaryFocalCrossentropy(gamma=3.0, reduction="sum").get_config()
+    for entry in registry.LOSSES:
+        assert pickle.loads(pickle.dumps(entry.obj.function)) is entry.obj.function

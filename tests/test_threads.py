@@ -51,12 +51,12 @@ def test_large_products_keep_the_default_threads():
 
 
 def test_threadpoolctl_takes_over_where_numpy_bundles_no_openblas(monkeypatch):
-    from gradfit import training
+    from gradfit import backend
 
     before = _blas_threads()
     if not before:
         pytest.skip("threadpoolctl sees no BLAS library")
-    monkeypatch.setattr(training, "_openblas", None)  # as if NumPy were built against MKL or a system BLAS
+    monkeypatch.setattr(backend, "_openblas", None)  # as if NumPy were built against MKL or a system BLAS
     assert _fit(units=8, batch_size=32) == [1] * len(before)
     assert _blas_threads() == before
 
@@ -64,13 +64,13 @@ def test_threadpoolctl_takes_over_where_numpy_bundles_no_openblas(monkeypatch):
 def test_numpy_wheels_openblas_is_reached_directly():
     import os
 
-    from gradfit import training
+    from gradfit import backend
 
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
     if not (os.path.isdir(libs) and any("openblas" in name for name in os.listdir(libs))):
         pytest.skip("this NumPy does not bundle OpenBLAS in numpy.libs")
-    get, set_ = training._numpy_openblas()
+    get, set_ = backend.numpy_openblas()
     before = get()
-    with training._one_thread(get, set_):
+    with backend.one_thread(get, set_):
         assert get() == 1 and _blas_threads()[0] == 1
     assert get() == before

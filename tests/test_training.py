@@ -21,6 +21,15 @@ from gradfit.keras.losses import (
 )
 
 
+@pytest.fixture
+def float64():
+    tf.keras.backend.set_floatx("float64")
+    try:
+        yield
+    finally:
+        tf.keras.backend.set_floatx("float32")
+
+
 def frozen(layers, loss, metrics=None, input_dim=4) -> Sequential:
     model = Sequential(layers)
     model.build((None, input_dim))
@@ -396,3 +405,42 @@ def test_integer_and_list_inputs_are_accepted(binary_data):
     assert np.isfinite(history.history["loss"][0])
     out = model.predict((x * 10).astype(np.int32), verbose=0)
     assert out.dtype == np.float32 and out.shape == (50, 1)
+
+
+@pytest.mark.parametrize("activation, loss", [("sigmoid", "binary_crossentropy"), (None, "mse")])
+def test_dense_on_sequences_costs_the_mean_over_every_position(float64, activation, loss):
+    """Dense on (m, k, n) inputs: one loss value per (example, position), J their mean, as Keras; the fused
+    sigmoid gets dJ/dz shaped as Dense keeps z. The same numbers as the (m * k, n) model."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4, 3))
+    y = (x[..., :1] > 0).astype(np.float64)
+    seq = Sequential([tf.keras.Input((4, 3)), Dense(1, activation=activation)])
+    flat = Sequential([tf.keras.Input((3,)), Dense(1, activation=activation)])
+    flat.set_weights(seq.get_weights())
+    for model in (seq, flat):
+        model.compile(loss=loss, optimizer=tf.keras.optimizers.SGD(0.1))
+    j_seq, g_seq = seq.compute_gradients(x, y)
+    j_flat, g_flat = flat.compute_gradients(x.reshape(-1, 3), y.reshape(-1, 1))
+    assert j_seq == pytest.approx(j_flat, rel=1e-12)
+    for a, b in zip(g_seq, g_flat):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    assert gradfit.check_gradients(seq, x, y) < 1e-7
+    history = seq.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    assert history[0] == pytest.approx(j_seq, rel=1e-12)
+
+
+def test_the_step_divides_as_the_loss_reduction_says():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    w = np.array([1.0, 2.0, 0.5, 1.0, 3.0, 0.0])
+    costs = {}
+    for reduction in ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight"):
+        tf.keras.utils.set_random_seed(0)
+        model = Sequential([tf.keras.Input((4,)), Dense(1)])
+        model.compile(loss=MeanSquaredError(reduction=reduction), optimizer=tf.keras.optimizers.SGD(0.0))
+        costs[reduction] = model.compute_gradients(x, y, sample_weight=w)[0]
+    per_example = costs["sum"] / 6
+    assert costs["sum_over_batch_size"] == pytest.approx(per_example, rel=1e-6)
+    assert costs["mean"] == pytest.approx(per_example, rel=1e-6)
+    assert costs["mean_with_sample_weight"] == pytest.approx(costs["sum"] / w.sum(), rel=1e-6)

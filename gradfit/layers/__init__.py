@@ -6,8 +6,12 @@ from .batch_normalization import BatchNormalization
 from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
+from .identity import Identity
 from .input_layer import Input, InputLayer
+from .layer_normalization import LayerNormalization
+from .noise import GaussianDropout, GaussianNoise
 from .normalization import Normalization
+from .rescaling import Rescaling
 
 __all__ = [
     "Activation",
@@ -15,11 +19,16 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
+    "Identity",
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
     "LeakyReLU",
     "Normalization",
     "ReLU",
+    "Rescaling",
     "Softmax",
 ]

@@ -17,7 +17,8 @@ import numbers
 import numpy as np
 
 from .. import activations as _activations
-from ._config import standardize_config
+from .. import registry
+from ..schema import Axis, Number, Object, Optional, Schema
 from .base import Layer
 
 __all__ = ["Activation", "LeakyReLU", "ReLU", "Softmax"]
@@ -175,11 +176,22 @@ class _ActivationLayer(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        act = self.activation.__name__
+        return {
+            "forward": [f"{out} = {act}({inp})"],
+            "note": f"{act}: {self.activation.formula}",
+            "backward": [
+                f"d{inp} = {out} * (d{out} - sum_j d{out}_j {out}_j)"  # softmax: g' is a Jacobian, not a number
+                if act == "softmax"
+                else f"d{inp} = d{out} * g'({inp})"
+            ],
+            "from_logits": [f"d{inp} = (f(X) - y) / m, from the loss ({inp} holds the logits)"],
+            "weights": [],
+        }
 
 
+@registry.LAYERS.register()
 class Activation(_ActivationLayer):
     """Applies an activation function: ``a = g(z)`` element by element (softmax: over the last axis).
 
@@ -191,9 +203,12 @@ class Activation(_ActivationLayer):
     ``Dense(1) → Activation('sigmoid')`` trains exactly like ``Dense(1, activation='sigmoid')``.
     """
 
+    config_schema = Schema({"activation": Object("activation")}, base=Layer.config_schema)
+
     def __init__(self, activation, **kwargs):
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, {"activation": activation}, kwargs)
         super().__init__(**kwargs)
-        self.activation = _activations.get(activation)
+        self.activation = _activations.get(c["activation"])
 
     def backward_from_logits(self, dz):
         """Backward pass given ``dJ/dz`` (from a loss fused with this sigmoid or softmax): the layer's input is
@@ -204,6 +219,7 @@ class Activation(_ActivationLayer):
         return {**super().get_config(), "activation": _activations.serialize(self.activation)}
 
 
+@registry.LAYERS.register()
 class ReLU(_ActivationLayer):
     """Rectified linear unit with Keras's options::
 
@@ -223,14 +239,16 @@ class ReLU(_ActivationLayer):
     threshold : float >= 0
     """
 
+    config_schema = Schema(
+        {"max_value": Optional(Number(lo=0)), "negative_slope": Number(0.0, lo=0), "threshold": Number(0.0, lo=0)},
+        base=Layer.config_schema,
+    )
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        own = {"max_value": max_value, "negative_slope": negative_slope, "threshold": threshold}
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
         super().__init__(**kwargs)
-        if max_value is not None and (not isinstance(max_value, numbers.Real) or max_value < 0):
-            raise ValueError(f"ReLU: max_value must be None or a number >= 0, got {max_value!r}.")
-        if negative_slope is None or not isinstance(negative_slope, numbers.Real) or negative_slope < 0:
-            raise ValueError(f"ReLU: negative_slope must be a number >= 0, got {negative_slope!r}.")
-        if threshold is None or not isinstance(threshold, numbers.Real) or threshold < 0:
-            raise ValueError(f"ReLU: threshold must be a number >= 0, got {threshold!r}.")
+        max_value, negative_slope, threshold = c["max_value"], c["negative_slope"], c["threshold"]
         self.max_value = max_value
         self.negative_slope = negative_slope
         self.threshold = threshold
@@ -245,6 +263,7 @@ class ReLU(_ActivationLayer):
         }
 
 
+@registry.LAYERS.register()
 class LeakyReLU(_ActivationLayer):
     """Leaky ReLU: ``g(z) = z if z > 0 else negative_slope * z``, ``g'(z) = 1 or negative_slope``.
 
@@ -252,22 +271,27 @@ class LeakyReLU(_ActivationLayer):
     ``Activation('leaky_relu')`` use 0.2). ``alpha=`` is Keras 2's name for ``negative_slope``.
     """
 
-    def __init__(self, negative_slope=0.3, **kwargs):
-        if "alpha" in kwargs:
+    config_schema = Schema(
+        {"negative_slope": Number(0.3, lo=0), "alpha": Optional(Number(lo=0))}, base=Layer.config_schema
+    )
+
+    def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
+        if alpha is not None:
             import warnings
 
-            negative_slope = kwargs.pop("alpha")
+            negative_slope = alpha
             warnings.warn("LeakyReLU: argument `alpha` is deprecated. Use `negative_slope` instead.", stacklevel=2)
+        own = {"negative_slope": negative_slope}
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
         super().__init__(**kwargs)
-        if negative_slope is None or not isinstance(negative_slope, numbers.Real) or negative_slope < 0:
-            raise ValueError(f"LeakyReLU: negative_slope must be a number >= 0, got {negative_slope!r}.")
-        self.negative_slope = negative_slope
+        self.negative_slope = negative_slope = c["negative_slope"]
         self.activation = leaky_relu_activation(negative_slope)
 
     def get_config(self):
         return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
+@registry.LAYERS.register()
 class Softmax(_ActivationLayer):
     """Softmax over ``axis``: ``a_j = e^{z_j} / sum_k e^{z_k}``, the sum running along ``axis``.
 
@@ -281,8 +305,12 @@ class Softmax(_ActivationLayer):
     loss does not correspond to the model's output; gradfit does not reproduce that.)
     """
 
+    config_schema = Schema({"axis": Axis(-1)}, base=Layer.config_schema)
+
     def __init__(self, axis=-1, **kwargs):
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, {"axis": axis}, kwargs)
         super().__init__(**kwargs)
+        axis = c["axis"]
         if isinstance(axis, (tuple, list)):
             axis = list(axis)
             if not axis or any(isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axis):

@@ -7,15 +7,17 @@ A layer owns its forward pass and its backward pass:
   weights in ``grad_<name>`` arrays beside the weights, and returns ``dJ/dx``.
 
 Weights are plain NumPy arrays held as attributes (``layer.kernel``, ``layer.bias``). Once a layer is
-inside a built model, these arrays are views into the model's one flat parameter vector, so weights
-must be changed in place (``set_weights`` does that), never rebound.
+inside a built model, these arrays are views into the model's one flat parameter vector (see
+``parameters.py``). Assigning to a weight (``layer.kernel = W``, or ``layer.grad_kernel = …``) copies the
+values into that array, checking the shape (and, for a weight, that every value is finite); it never rebinds
+the attribute, so the model and the layer cannot silently part.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parameters, registry
 from ..regularizers import Regularizer
 from ..schema import Bool, DType, Int, Name, Off, Optional, Schema
 from ..schema import Shape as ShapeField
@@ -31,15 +33,6 @@ class WeightSpec:
 
     def __init__(self, name: str, shape: tuple, trainable: bool, regularizer: Regularizer | None = None):
         self.name, self.shape, self.trainable, self.regularizer = name, tuple(shape), trainable, regularizer
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
 
 
 class Layer:
@@ -80,7 +73,7 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}.")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}.")
-        self.name = name or backend.unique_name(_snake(type(self).__name__))
+        self.name = name or backend.unique_name(registry.snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.dtype = str(np.dtype(dtype)) if dtype is not None else None
         self.built = False
@@ -111,11 +104,49 @@ class Layer:
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
+    def fuses_with(self, loss) -> bool:
+        """Whether ``loss``, as this output layer's, is computed from the layer's logits ``z``: the loss undoes
+        the layer's ``activation`` exactly (``loss.logits_activation``: sigmoid for the binary cross-entropy,
+        softmax for the categorical ones), as TensorFlow's Keras computes it. Such a layer keeps ``z`` and
+        ``a = g(z)`` of its last forward pass and has ``backward_from_logits(dz)``."""
+        act = getattr(self, "activation", None)
+        wanted = getattr(loss, "logits_activation", None)
+        return (
+            wanted is not None
+            and act is not None
+            and getattr(act, "__name__", None) == wanted
+            and hasattr(self, "backward_from_logits")
+        )
+
     def keras_weights(self, input_shape: Shape) -> list[tuple[str, tuple, bool, str]]:
         """The weights ``build(input_shape)`` would create, predicted without allocating anything:
         ``[(attribute, shape, trainable, dtype)]`` in Keras's variable order (the safe loader checks a file's
         weights against this before any model is built)."""
         return []
+
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        """How ``model.explain()`` shows this layer, in the course's notation (the layer is built).
+
+        ``inp`` names the layer's input (``"X"`` or ``"a[2]"``), ``out`` its output (``"a[3]"``), ``index`` its
+        number ``l`` in the model, which its weights carry (``W[3]``, ``gamma[3]``). Returns a dict of:
+
+        * ``"forward"``: lines computing ``out`` from ``inp`` (the first one is shown with the shapes);
+        * ``"backward"``: lines computing ``d<weight>`` and ``d<inp>`` from ``d<out>`` (``dv`` means ``dJ/dv``);
+        * ``"weights"``: one ``"W[3] (25,15)"`` per weight, ``"(not trained)"`` after those ``fit`` leaves alone;
+        * optionally ``"note"`` (shown after the layer's name), ``"shapes"`` (shown before ``->``; default the
+          input's shape) and ``"from_logits"`` (the backward lines when a loss fused with this output layer
+          supplies ``dJ/dz``).
+
+        This default shows the layer as a function of its input; every built-in layer writes its own formulas.
+        """
+        from ..explain import weight_list
+
+        what = type(self).__name__
+        return {
+            "forward": [f"{out} = {what}({inp})"],
+            "backward": [f"d{inp} = the backward pass of {what} applied to d{out}"],
+            "weights": weight_list(self, index),
+        }
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype or backend.floatx()}
@@ -138,11 +169,14 @@ class Layer:
         dtype=None,
     ) -> np.ndarray:
         self.dtype = self.dtype or backend.floatx()
-        value = initializer(shape, dtype=dtype or self.dtype)
+        # the layer's own array (an initializer may hand out one it keeps): binding the layer into a model
+        # makes it read-only, so that a reference kept to it cannot be written as if it were still the weight
+        value = np.array(initializer(shape, dtype=dtype or self.dtype))
         self._specs.append(WeightSpec(name, tuple(shape), trainable, regularizer))
-        setattr(self, name, value)
+        parameters.declare(type(self), name)  # from now on, assigning to `name` copies into the weight
+        parameters.replace(self, name, value)
         if trainable:
-            setattr(self, "grad_" + name, np.zeros_like(value))
+            parameters.replace(self, "grad_" + name, np.zeros_like(value))
         return value
 
     def _finish_build(self, input_shape: Shape) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .. import initializers, regularizers
-from ._config import standardize_config
+from .. import backend, initializers, registry, regularizers
+from ..schema import MAX_RANK, Bool, Int, Number, Object, Off, Schema
 from .base import Layer
-from .dense import _serialize
 
 
+@registry.LAYERS.register()
 class BatchNormalization(Layer):
     """Batch normalisation, as Keras 3 computes it.
 
@@ -55,6 +53,29 @@ class BatchNormalization(Layer):
         Keras (TensorFlow backend) then computes the variance as ``max(mean(x^2) - mu^2, 0)``; so does this.
     """
 
+    config_schema = Schema(
+        {
+            "axis": Int(-1, lo=-MAX_RANK, hi=MAX_RANK).explained("one integer: the feature axis, e.g. -1"),
+            "momentum": Number(0.99),
+            "epsilon": Number(1e-3, lo=0, lo_open=True).explained("it keeps 1/sqrt(var + eps) finite"),
+            "center": Bool(True),
+            "scale": Bool(True),
+            "beta_initializer": Object("initializer", "zeros", nullable=False),
+            "gamma_initializer": Object("initializer", "ones", nullable=False),
+            "moving_mean_initializer": Object("initializer", "zeros", nullable=False),
+            "moving_variance_initializer": Object("initializer", "ones", nullable=False),
+            "beta_regularizer": Object("regularizer", None),
+            "gamma_regularizer": Object("regularizer", None),
+            "beta_constraint": Off(),
+            "gamma_constraint": Off(),
+            "renorm": Off(False),
+            "renorm_clipping": Off(),
+            "renorm_momentum": Number(0.99),
+            "synchronized": Bool(False),
+        },
+        base=Layer.config_schema,
+    )
+
     def __init__(
         self,
         axis=-1,
@@ -76,38 +97,42 @@ class BatchNormalization(Layer):
         synchronized=False,
         **kwargs,
     ):
+        own = {
+            "axis": axis,
+            "momentum": momentum,
+            "epsilon": epsilon,
+            "center": center,
+            "scale": scale,
+            "beta_initializer": beta_initializer,
+            "gamma_initializer": gamma_initializer,
+            "moving_mean_initializer": moving_mean_initializer,
+            "moving_variance_initializer": moving_variance_initializer,
+            "beta_regularizer": beta_regularizer,
+            "gamma_regularizer": gamma_regularizer,
+            "beta_constraint": beta_constraint,
+            "gamma_constraint": gamma_constraint,
+            "renorm": renorm,
+            "renorm_clipping": renorm_clipping,
+            "renorm_momentum": renorm_momentum,
+            "synchronized": synchronized,
+        }
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-            raise ValueError(f"BatchNormalization: axis must be one integer (the feature axis, e.g. -1), got {axis!r}.")
-        for name, value in (("momentum", momentum), ("epsilon", epsilon), ("renorm_momentum", renorm_momentum)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-                raise ValueError(f"BatchNormalization: {name} must be a number, got {value!r}.")
-        if epsilon <= 0:
-            raise ValueError(
-                f"BatchNormalization: epsilon must be positive (it keeps 1/sqrt(var + eps) finite), got {epsilon!r}."
-            )
-        if renorm:
-            raise NotImplementedError("BatchNormalization(renorm=True) is not supported by gradfit yet.")
-        for name, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(
-                    f"BatchNormalization: {name} is not supported by gradfit yet; leave it as None."
-                )
-        self.axis = int(axis)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.synchronized = bool(synchronized)
+        self.axis = c["axis"]
+        self.momentum = float(c["momentum"])
+        self.epsilon = float(c["epsilon"])
+        self.center = c["center"]
+        self.scale = c["scale"]
+        self.beta_initializer = c["beta_initializer"]
+        self.gamma_initializer = c["gamma_initializer"]
+        self.moving_mean_initializer = c["moving_mean_initializer"]
+        self.moving_variance_initializer = c["moving_variance_initializer"]
+        self.beta_regularizer = c["beta_regularizer"]
+        self.gamma_regularizer = c["gamma_regularizer"]
+        self.synchronized = c["synchronized"]
         self.renorm = False
-        self.renorm_clipping = renorm_clipping
-        self.renorm_momentum = renorm_momentum
+        self.renorm_clipping = None
+        self.renorm_momentum = c["renorm_momentum"]
         self.gamma = None
         self.beta = None
         self.moving_mean = None
@@ -128,16 +153,27 @@ class BatchNormalization(Layer):
             )
         return a
 
-    def build(self, input_shape):
-        ndim = len(input_shape)
-        a = self._feature_axis(input_shape)
-        n = input_shape[a]
+    def _features(self, input_shape) -> int:
+        """The size of the feature axis: one gamma, beta and pair of moving statistics per entry along it."""
+        n = input_shape[self._feature_axis(input_shape)]
         if n is None:
             raise ValueError(
                 f"BatchNormalization {self.name!r}: the size of axis {self.axis} of its input {tuple(input_shape)} "
                 "must be known."
             )
-        shape = (int(n),)
+        return int(n)
+
+    def keras_weights(self, input_shape):
+        shape, dtype = (self._features(input_shape),), self.dtype or backend.floatx()
+        out = [("gamma", shape, True, dtype)] if self.scale else []
+        out += [("beta", shape, True, dtype)] if self.center else []
+        return out + [("moving_mean", shape, False, dtype), ("moving_variance", shape, False, dtype)]
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        a = self._feature_axis(input_shape)
+        n = self._features(input_shape)
+        shape = (n,)
         if self.scale:
             self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
         if self.center:
@@ -201,12 +237,12 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": _serialize(self.beta_initializer),
-            "gamma_initializer": _serialize(self.gamma_initializer),
-            "moving_mean_initializer": _serialize(self.moving_mean_initializer),
-            "moving_variance_initializer": _serialize(self.moving_variance_initializer),
-            "beta_regularizer": _serialize(self.beta_regularizer),
-            "gamma_regularizer": _serialize(self.gamma_regularizer),
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
             "beta_constraint": None,
             "gamma_constraint": None,
             "synchronized": self.synchronized,
@@ -215,6 +251,27 @@ class BatchNormalization(Layer):
             "renorm_momentum": self.renorm_momentum,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        from ..explain import weight_list
+
+        i, x, dy = index, inp, f"d{out}"
+        gamma = f"gamma[{i}] * " if self.scale else ""
+        beta = f" + beta[{i}]" if self.center else ""
+        mom = f"{self.momentum:g}"
+        rest = (f"{1 - self.momentum:g}", f"axis {self.axis}")
+        grads = (f"dgamma[{i}] = sum({dy} * x_hat);  " if self.scale else "") + (
+            f"dbeta[{i}] = sum({dy});  " if self.center else ""
+        )
+        return {
+            "forward": [
+                f"{out} = {gamma}({x} - mu) / sqrt(var + {self.epsilon:g}){beta}",
+                f"training: mu, var = the batch's mean and variance per feature ({rest[1]}); "
+                f"moving_mean[{i}] = {mom} moving_mean[{i}] + {rest[0]} mu, moving_variance[{i}] likewise with var",
+                f"inference: mu = moving_mean[{i}], var = moving_variance[{i}]",
+            ],
+            "backward": [
+                f"x_hat = ({x} - mu) / sqrt(var + eps);  {grads}"
+                f"d{x} = {gamma}({dy} - mean({dy}) - x_hat * mean({dy} * x_hat)) / sqrt(var + eps)"
+            ],
+            "weights": weight_list(self, index),
+        }

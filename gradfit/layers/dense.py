@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import activations, backend, initializers, registry, regularizers
 from ..backend import dot, ones
+from ..parameters import outer_into
+from ..schema import MAX_DIM, Bool, Int, Object, Off, Schema
 from .base import Layer
 
 
+@registry.LAYERS.register()
 class Dense(Layer):
     """Fully connected layer: ``z = x @ W + b``, ``a = g(z)``.
 
@@ -33,6 +36,25 @@ class Dense(Layer):
         Penalties added to the cost (e.g. ``L2(0.01)`` adds ``0.01 sum W^2``).
     """
 
+    #: what the constructor and the safe loader accept (Keras 3's settings; those gradfit lacks must stay off)
+    config_schema = Schema(
+        {
+            "units": Int(lo=1, hi=MAX_DIM).explained("the number of neurons, e.g. Dense(25)"),
+            "activation": Object("activation", default=None),
+            "use_bias": Bool(True),
+            "kernel_initializer": Object("initializer", "glorot_uniform", nullable=False),
+            "bias_initializer": Object("initializer", "zeros", nullable=False),
+            "kernel_regularizer": Object("regularizer", None),
+            "bias_regularizer": Object("regularizer", None),
+            "kernel_constraint": Off(),
+            "bias_constraint": Off(),
+            "lora_rank": Off(),
+            "lora_alpha": Off(),
+            "quantization_config": Off(),
+        },
+        base=Layer.config_schema,
+    )
+
     def __init__(
         self,
         units: int,
@@ -47,25 +69,37 @@ class Dense(Layer):
         bias_constraint=None,
         **kwargs,
     ):
+        own = {
+            "units": units,
+            "activation": activation,
+            "use_bias": use_bias,
+            "kernel_initializer": kernel_initializer,
+            "bias_initializer": bias_initializer,
+            "kernel_regularizer": kernel_regularizer,
+            "bias_regularizer": bias_regularizer,
+            "activity_regularizer": activity_regularizer,
+            "kernel_constraint": kernel_constraint,
+            "bias_constraint": bias_constraint,
+        }
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense: units must be a positive integer (the number of neurons), got {units!r}.")
-        for name, value in (
-            ("activity_regularizer", activity_regularizer),
-            ("kernel_constraint", kernel_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            if value is not None:
-                raise NotImplementedError(f"Dense: {name} is not supported by gradfit yet; leave it as None.")
-        self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.units = c["units"]
+        self.activation = activations.get(c["activation"])
+        self.use_bias = c["use_bias"]
+        self.kernel_initializer = c["kernel_initializer"]
+        self.bias_initializer = c["bias_initializer"]
+        self.kernel_regularizer = c["kernel_regularizer"]
+        self.bias_regularizer = c["bias_regularizer"]
         self.kernel = None
         self.bias = None
+
+    def keras_weights(self, input_shape):
+        n_in = input_shape[-1]
+        if n_in is None:
+            raise ValueError(f"Dense {self.name!r}: the last dimension of its input must be known, got {input_shape}.")
+        dtype = self.dtype or backend.floatx()
+        kernel = [("kernel", (n_in, self.units), True, dtype)]
+        return kernel + ([("bias", (self.units,), True, dtype)] if self.use_bias else [])
 
     def build(self, input_shape):
         n_in = input_shape[-1]
@@ -103,11 +137,7 @@ class Dense(Layer):
     def backward_from_logits(self, dz):
         """Backward pass given ``dz = dJ/dz`` directly (the loss fused with sigmoid or softmax supplies it)."""
         if self.trainable:
-            grad_kernel = self.grad_kernel
-            if grad_kernel.flags.f_contiguous:  # a column-major kernel: write dJ/dW^T = dz^T x row by row
-                dot(dz.T, self.x, out=grad_kernel.T)
-            else:
-                dot(self.x.T, dz, out=grad_kernel)
+            outer_into(self.x, dz, self.grad_kernel)  # dJ/dW = x^T dz, in the store's layout of W
             if self.use_bias:
                 dot(ones(dz.shape[0], dz.dtype), dz, out=self.grad_bias)  # the sum over the batch, through BLAS
         if self.skip_input_grad:
@@ -123,22 +153,28 @@ class Dense(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": _serialize(self.kernel_initializer),
-            "bias_initializer": _serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize(self.kernel_regularizer),
-            "bias_regularizer": _serialize(self.bias_regularizer),
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": None,
             "kernel_constraint": None,
             "bias_constraint": None,
         }
 
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        from ..explain import shape_text, weight_list
 
-def _serialize(obj):
-    if obj is None:
-        return None
-    return {
-        "module": "keras." + type(obj).__module__.split(".")[-1],
-        "class_name": type(obj).__name__,
-        "config": obj.get_config(),
-        "registered_name": None,
-    }
+        act, i = self.activation.__name__, index
+        bias = f" + b[{i}]" if self.use_bias else ""
+        grads = f"dW[{i}] = {inp}.T @ dz[{i}];  " + (
+            f"db[{i}] = sum over the batch of dz[{i}];  " if self.use_bias else ""
+        )
+        return {
+            "forward": [f"{out} = {act}({inp} @ W[{i}]{bias})"],
+            "shapes": f"{shape_text(self.input_shape)}@{shape_text(self.kernel.shape)}",
+            "note": f"{act}: {self.activation.formula}",
+            "backward": [f"dz[{i}] = d{out} * g'(z[{i}]);  {grads}d{inp} = dz[{i}] @ W[{i}].T"],
+            "from_logits": [f"dz[{i}] = (f(X) - y) / m, from the loss;  {grads}d{inp} = dz[{i}] @ W[{i}].T"],
+            "weights": weight_list(self, index),
+        }

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .. import backend
-from ._config import standardize_config
+from .. import backend, registry
+from ..schema import Int, Number, Optional, Schema, Shape
 from .base import Layer
 
 
+@registry.LAYERS.register()
 class Dropout(Layer):
     """Inverted dropout: ``y = x * mask / (1 - rate)`` while training, ``y = x`` otherwise.
 
@@ -33,18 +32,26 @@ class Dropout(Layer):
         ``gradfit.keras.utils.set_random_seed`` seeds.
     """
 
+    config_schema = Schema(
+        {
+            "rate": Number(lo=0, hi=1).explained(
+                "rate is the fraction of units to drop, e.g. Dropout(0.2) drops 20% of the units while training"
+            ),
+            "noise_shape": Optional(Shape(batch=False)).explained(
+                "a tuple of positive integers or None, one per input axis"
+            ),
+            "seed": Optional(Int()),
+        },
+        base=Layer.config_schema,
+    )
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        own = {"rate": rate, "noise_shape": noise_shape, "seed": seed}
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
-            raise ValueError(
-                f"Dropout: rate is the fraction of units to drop and must be a number in [0, 1], got {rate!r} "
-                "(e.g. Dropout(0.2) drops 20% of the units while training)."
-            )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"Dropout: seed must be an integer or None, got {seed!r}.")
-        self.rate = rate
-        self.seed = seed
-        self.noise_shape = _validate_noise_shape(noise_shape)
+        self.rate = c["rate"]
+        self.seed = seed = c["seed"]
+        self.noise_shape = c["noise_shape"]
         self._rng = None if seed is None else np.random.default_rng(int(seed))
         self._mask: np.ndarray | None = None  # mask / (1 - rate) of the last training forward pass
 
@@ -86,31 +93,18 @@ class Dropout(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        keep = f"mask = [u >= {self.rate:g}], u uniform in [0, 1)"
+        return {
+            "forward": [f"{out} = {inp} * mask / (1 - {self.rate:g}) while training ({keep}); {out} = {inp} otherwise"],
+            "backward": [f"d{inp} = d{out} * mask / (1 - {self.rate:g})"],
+            "weights": [],
+        }
+
     def get_config(self):
         return {
             **super().get_config(),
             "rate": self.rate,
             "seed": self.seed,
-            "noise_shape": self.noise_shape,
+            "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
-
-
-def _validate_noise_shape(noise_shape):
-    if noise_shape is None:
-        return None
-    if isinstance(noise_shape, str):
-        raise ValueError(f"Dropout: noise_shape must be a tuple of integers or None, got {noise_shape!r}.")
-    try:
-        noise_shape = tuple(noise_shape)
-    except TypeError:
-        raise ValueError(f"Dropout: noise_shape must be a tuple of integers or None, got {noise_shape!r}.") from None
-    for i, dim in enumerate(noise_shape):
-        if dim is None:
-            continue
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim <= 0:
-            raise ValueError(f"Dropout: noise_shape entries must be positive integers or None; entry {i} is {dim!r}.")
-    return tuple(None if d is None else int(d) for d in noise_shape)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
-from ._config import standardize_config
+from .. import registry
+from ..schema import Choice, Schema
 from .base import Layer
 
 
+@registry.LAYERS.register()
 class Flatten(Layer):
     """``y[i] = x[i].reshape(-1)``: each example's values in one row, in C order (last axis fastest), as Keras.
 
@@ -22,14 +24,16 @@ class Flatten(Layer):
         (``(m, C, H, W)`` is flattened as ``(m, H, W, C)``), as Keras does. Defaults to ``'channels_last'``.
     """
 
+    config_schema = Schema(
+        {"data_format": Choice(None, "channels_last", "channels_first", default=None)}, base=Layer.config_schema
+    )
+
     def __init__(self, data_format=None, **kwargs):
+        if isinstance(data_format, str):
+            data_format = data_format.lower()  # as Keras's standardize_data_format
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, {"data_format": data_format}, kwargs)
         super().__init__(**kwargs)
-        if data_format is None:
-            data_format = "channels_last"
-        data_format = str(data_format).lower()
-        if data_format not in ("channels_first", "channels_last"):
-            raise ValueError(f"Flatten: data_format must be 'channels_first' or 'channels_last', got {data_format!r}.")
-        self.data_format = data_format
+        self.data_format = c["data_format"] or "channels_last"
         self._channels_first = data_format == "channels_first"
         self._x_shape: tuple | None = None
 
@@ -59,6 +63,10 @@ class Flatten(Layer):
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        order = " (channels moved last first)" if self._channels_first else ""
+        return {
+            "forward": [f"{out} = {inp} with each example in one row{order}"],
+            "backward": [f"d{inp} = d{out} reshaped back to the shape of {inp}"],
+            "weights": [],
+        }

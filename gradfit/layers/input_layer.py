@@ -2,29 +2,74 @@
 
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, registry
+from ..schema import DType, Int, Name, Off, Optional, Schema, Shape
 from ..tensor import SymbolicTensor
 from .base import Layer
 
 
+@registry.LAYERS.register()
 class InputLayer(Layer):
     """Declares inputs of shape ``(batch_size, *shape)``; has no weights and passes data through."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
-        if shape is None:
-            shape = kwargs.pop("input_shape", None)
-        if "batch_shape" in kwargs or "batch_input_shape" in kwargs:
-            batch_shape = kwargs.pop("batch_shape", None) or kwargs.pop("batch_input_shape")
+    #: Keras 3's settings (``batch_shape`` is what it writes), and Keras 2's ``batch_input_shape``/``input_shape``
+    config_schema = Schema(
+        {
+            "shape": Optional(Shape(batch=False)).explained("the size of one example, e.g. shape=(400,)"),
+            "batch_size": Optional(Int(lo=1)),
+            "dtype": DType(None),
+            "sparse": Off(),
+            "ragged": Off(),
+            "batch_shape": Optional(Shape()),
+            "input_tensor": Off(),
+            "optional": Off(False),
+            "name": Optional(Name()),
+            "input_shape": Optional(Shape(batch=False)),
+            "batch_input_shape": Optional(Shape()),
+        },
+        ignored=("trainable",),  # Keras 2 wrote it; an input has nothing to train
+    )
+
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        sparse=None,
+        ragged=None,
+        batch_shape=None,
+        input_tensor=None,
+        optional=False,
+        name=None,
+        input_shape=None,
+        batch_input_shape=None,
+        **kwargs,
+    ):
+        if isinstance(shape, int):
+            shape = (shape,)
+        own = {
+            "shape": shape,
+            "batch_size": batch_size,
+            "dtype": dtype,
+            "sparse": sparse,
+            "ragged": ragged,
+            "batch_shape": batch_shape,
+            "input_tensor": input_tensor,
+            "optional": optional,
+            "name": name,
+            "input_shape": input_shape,
+            "batch_input_shape": batch_input_shape,
+        }
+        c = self.config_schema.check(type(self).__name__, own)
+        shape = c["shape"] if c["shape"] is not None else c["input_shape"]
+        batch_shape = c["batch_shape"] or c["batch_input_shape"]
+        batch_size = c["batch_size"]
+        if batch_shape is not None:
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs shape=…, the size of one example, e.g. shape=(400,).")
-        if isinstance(shape, int):
-            shape = (shape,)
-        shape = tuple(shape)
-        if any(s is not None and (not isinstance(s, int) or s <= 0) for s in shape):
-            raise ValueError(f"InputLayer: shape must hold positive integers, got {shape}.")
-        super().__init__(name=name or backend.unique_name("input_layer"), dtype=dtype, **kwargs)
-        self.batch_shape = (batch_size,) + shape
+        super().__init__(name=c["name"] or backend.unique_name("input_layer"), dtype=c["dtype"], **kwargs)
+        self.batch_shape = (batch_size,) + tuple(shape)
         self._finish_build(self.batch_shape)
 
     def forward(self, x, training=False):
@@ -38,12 +83,15 @@ class InputLayer(Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(
-            shape=tuple(config["batch_shape"][1:]),
-            batch_size=config["batch_shape"][0],
-            dtype=config.get("dtype"),
-            name=config.get("name"),
-        )
+        return cls(**config)
+
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        return {
+            "forward": [f"{out} = {inp}, examples of shape {self.batch_shape[1:]}"],
+            "note": "input",
+            "backward": [],
+            "weights": [],
+        }
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs) -> SymbolicTensor:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, registry
+from ..schema import Axis, Bool, Schema, Stats
 from .base import Layer
 
 
+@registry.LAYERS.register()
 class Normalization(Layer):
     """``x_norm = (x - mean) / max(sqrt(variance), eps)`` per feature (z-score normalisation).
 
@@ -25,14 +27,22 @@ class Normalization(Layer):
         Undo the normalisation instead: ``x = mean + x_norm * sqrt(variance)``.
     """
 
+    config_schema = Schema(
+        {"axis": Axis(-1), "mean": Stats(None), "variance": Stats(None), "invert": Bool(False)},
+        base=Layer.config_schema,
+    )
+
     def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):
+        own = {"axis": axis, "mean": mean, "variance": variance, "invert": invert}
+        c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
         super().__init__(**kwargs)
+        axis = c["axis"]
         self.axis = (axis,) if isinstance(axis, int) else tuple(axis) if axis is not None else ()
         if (mean is None) != (variance is None):
             raise ValueError("Normalization: give both mean and variance, or neither (then call adapt).")
         self.input_mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.input_variance = None if variance is None else np.asarray(variance, dtype=np.float64)
-        self.invert = bool(invert)
+        self.invert = c["invert"]
 
     def _keep(self, ndim: int) -> tuple[int, ...]:
         keep = tuple(sorted(a % ndim for a in self.axis))
@@ -40,12 +50,23 @@ class Normalization(Layer):
             raise ValueError(f"Normalization: axis {self.axis} is out of range for inputs with {ndim} dimensions.")
         return keep
 
+    def _stats_shape(self, input_shape) -> tuple:
+        """The shape of ``mean`` and ``variance``: the input's sizes along the kept axes."""
+        keep = self._keep(len(input_shape))
+        if any(input_shape[d] is None for d in keep):
+            raise ValueError(f"Normalization: the kept axes {keep} of input shape {input_shape} must be known.")
+        return tuple(input_shape[d] for d in keep)
+
+    def keras_weights(self, input_shape):
+        if self.input_mean is not None:  # fixed statistics are constants, not weights (as in Keras)
+            return []
+        shape, dtype = self._stats_shape(input_shape), self.dtype or backend.floatx()
+        return [("mean", shape, False, dtype), ("variance", shape, False, dtype), ("count", (), False, "int64")]
+
     def build(self, input_shape):
         ndim = len(input_shape)
         keep = self._keep(ndim)
-        if any(input_shape[d] is None for d in keep):
-            raise ValueError(f"Normalization: the kept axes {keep} of input shape {input_shape} must be known.")
-        shape = tuple(input_shape[d] for d in keep)
+        shape = self._stats_shape(input_shape)
         self._broadcast = tuple(input_shape[d] if d in keep else 1 for d in range(ndim))
         self._broadcast = (1,) + self._broadcast[1:]
         if self.input_mean is None:
@@ -92,4 +113,25 @@ class Normalization(Layer):
             "invert": self.invert,
             "mean": None if self.input_mean is None else self.input_mean.tolist(),
             "variance": None if self.input_variance is None else self.input_variance.tolist(),
+        }
+
+    def describe(self, inp: str, out: str, index: int) -> dict:
+        from ..explain import weight_list
+
+        i = index
+        if self.invert:
+            forward, backward = (
+                f"{out} = mean[{i}] + {inp} * sqrt(variance[{i}])",
+                f"d{inp} = d{out} * sqrt(variance[{i}])",
+            )
+        else:
+            forward, backward = (
+                f"{out} = ({inp} - mean[{i}]) / sqrt(variance[{i}])",
+                f"d{inp} = d{out} / sqrt(variance[{i}])",
+            )
+        return {
+            "forward": [forward],
+            "note": "mean and variance from adapt() or given",
+            "backward": [backward],
+            "weights": weight_list(self, index),
         }

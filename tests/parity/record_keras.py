@@ -27,10 +27,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cases import CASES, build, fit_kwargs  # noqa: E402
-from recording import add_trajectory, record_all, save, versions  # noqa: E402
+from recording import DATA_DIR, add_trajectory, data_file, record_all, save, versions  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
-DIGITS = Path("/work/shared/data/course_digits_01.npz")
+DIGITS = DATA_DIR / "course_digits_01.npz"  # ../shared/data beside the repository
 
 
 def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +38,7 @@ def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(d["seed"])
     n = d["n"]
     if d["kind"] == "digits":
-        with np.load(DIGITS) as f:
+        with np.load(data_file(DIGITS.name)) as f:
             X_all, y_all = f["X"], f["y"]
         # the file is sorted by label: shuffle once with a fixed permutation (see keras-numerics.md)
         rows = rng.permutation(len(X_all))[:n]

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test imports this module
-from recording import add_trajectory, record_all, save, versions  # noqa: E402
+from recording import DATA_DIR, add_trajectory, data_file, record_all, save, versions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "layers"
-DIGITS = Path("/work/shared/data/course_digits_0to9.npz")
+DIGITS = DATA_DIR / "course_digits_0to9.npz"  # ../shared/data beside the repository
 
 LAYER_CASES: list[dict] = [
     {
@@ -214,10 +214,11 @@ def digit_rows(spec: dict) -> np.ndarray:
     return np.random.default_rng(d["seed"]).permutation(5000)[: d["n"]]
 
 
-def load_digits(spec: dict, path: Path = DIGITS) -> tuple[np.ndarray, np.ndarray]:
-    """The images ``(n, 20, 20)`` and labels ``(n,)`` of a ``digits`` case (fixtures store only the row indices)."""
+def load_digits(spec: dict, path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The images ``(n, 20, 20)`` and labels ``(n,)`` of a ``digits`` case (fixtures store only the row indices),
+    from ``path`` or else ``DIGITS`` in ``../shared/data`` (:class:`recording.MissingData` when it is absent)."""
     rows = digit_rows(spec)
-    with np.load(path) as f:
+    with np.load(path if path is not None else data_file(DIGITS.name)) as f:
         X_all, y_all = f["X"], f["y"]
     n = len(rows)
     return X_all[rows].reshape(n, 20, 20).astype(np.float32), y_all[rows].reshape(n).astype(np.int64)

@@ -2,7 +2,8 @@
 
     /tmp/tfenv/bin/python tests/saving_fixtures/check_in_keras.py
 
-For models covering every gradfit layer, activation, loss, optimizer (with state) and regularizer, this
+For models covering every gradfit layer, activation, loss, optimizer (with state), initializer, regularizer
+and schedule (the registries are enumerated: a class registered anywhere is checked too), this
 trains the model a little in gradfit, saves ``m.keras`` and ``m.weights.h5``, and then in Keras 3:
 
 * ``keras.saving.load_model('m.keras')`` must predict what gradfit predicts (max |difference| printed);
@@ -43,7 +44,7 @@ def models():
     labels = np.argmax(x4 @ rng.normal(size=(4, 3)), axis=1)
     onehot = np.eye(3, dtype="float32")[labels]
     target2 = (x4 @ rng.normal(size=(4, 2))).astype("float32")
-    acts = sorted(gradfit.activations._ALL)
+    acts = gradfit.registry.ACTIVATIONS.names()
 
     yield (
         "dense_adam_l2_bce",
@@ -152,6 +153,98 @@ def models():
             binary,
         ),
     )
+    # and every registered class, straight from the registries: a class added anywhere is checked here too
+    registry = gradfit.registry
+    for entry in registry.OPTIMIZERS:
+        yield (
+            f"optimizer_{entry.name}",
+            (
+                lambda: Sequential([Input((4,)), layers.Dense(5, activation="tanh"), layers.Dense(2)]),
+                dict(optimizer=entry.obj(learning_rate=0.01), loss="mse"),
+                x4,
+                target2,
+            ),
+        )
+    made = {"Dense": dict(units=4), "Dropout": dict(rate=0.0), "Activation": dict(activation="tanh")}
+    made |= {"GaussianNoise": dict(stddev=0.0), "GaussianDropout": dict(rate=0.0), "Rescaling": dict(scale=0.5)}
+    stack = [e for e in registry.LAYERS if e.name != "InputLayer"]
+    yield (
+        "every_layer",
+        (
+            lambda: Sequential(
+                [Input((4,))]
+                + [e.obj(**made.get(e.name, {})) for e in stack if e.name not in ("Softmax", "Flatten")]
+                + [layers.Flatten(), layers.Dense(3), layers.Softmax()]
+            ),
+            dict(optimizer="adam", loss="categorical_crossentropy"),
+            x4,
+            onehot,
+        ),
+    )
+    regs = [e.obj() for e in registry.REGULARIZERS]
+    inits = list(registry.INITIALIZERS)
+    yield (
+        "every_initializer_and_regularizer",
+        (
+            lambda: Sequential(
+                [Input((4,))]
+                + [
+                    layers.Dense(
+                        4, activation="tanh", kernel_initializer=e.obj(), kernel_regularizer=regs[i % len(regs)]
+                    )
+                    for i, e in enumerate(inits)
+                ]
+                + [layers.Dense(2)]
+            ),
+            dict(optimizer="adam", loss="mse"),
+            x4,
+            target2,
+        ),
+    )
+    examples = {  # a schedule's required arguments
+        "ExponentialDecay": (0.05, 3, 0.5),
+        "InverseTimeDecay": (0.05, 3, 0.5),
+        "PolynomialDecay": (0.05, 5),
+        "CosineDecay": (0.05, 5),
+        "CosineDecayRestarts": (0.05, 2),
+        "PiecewiseConstantDecay": ([2, 5], [0.05, 0.02, 0.01]),
+    }
+    for entry in registry.SCHEDULES:
+        if entry.name not in examples:
+            print(f"no example arguments for the schedule {entry.name}: add them to check_in_keras.py")
+            continue
+        yield (
+            f"schedule_{entry.name}",
+            (
+                lambda: Sequential([Input((4,)), layers.Dense(3, activation="relu"), layers.Dense(2)]),
+                dict(optimizer=optimizers.Adam(entry.obj(*examples[entry.name])), loss="mse"),
+                x4,
+                target2,
+            ),
+        )
+    for entry in registry.LOSSES:
+        cls = entry.obj
+        if cls.sparse:
+            head, y = (3, "softmax"), labels
+        elif "Categorical" in entry.name or entry.name == "KLDivergence":
+            head, y = (3, "softmax"), onehot
+        elif cls.reads == "probabilities":
+            head, y = (1, "sigmoid"), binary
+        elif cls.reads == "labels":
+            head, y = (1, None), 2 * binary - 1
+        elif entry.name == "Poisson":
+            head, y = (2, "softplus"), np.abs(target2)
+        else:
+            head, y = (2, None), target2
+        yield (
+            f"loss_{entry.name}",
+            (
+                lambda head=head: Sequential([Input((4,)), layers.Dense(5, activation="relu"), layers.Dense(*head)]),
+                dict(optimizer="adam", loss=cls()),
+                x4,
+                y,
+            ),
+        )
 
 
 def main() -> int:

@@ -191,6 +191,71 @@ def cases():
         compile=dict(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy"),
         data=classes(32, 4, 3, 8),
     )
+    # Keras's next classes (issue #10, item 10): each optimizer's state, the new layers, losses and activations
+    for i, opt in enumerate(
+        [
+            optimizers.Nadam(0.01),
+            optimizers.Adamax(0.01),
+            optimizers.Lion(0.001),
+            optimizers.Adadelta(1.0),
+            optimizers.Ftrl(0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.01),
+        ]
+    ):
+        yield dict(
+            name=f"optimizer_{type(opt).__name__.lower()}",
+            model=lambda: keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="tanh"), layers.Dense(2)]),
+            compile=dict(optimizer=opt, loss="mse"),
+            data=regression(32, 3, 2, 20 + i),
+        )
+    yield dict(
+        name="new_layers_nadam",
+        model=lambda: keras.Sequential(
+            [
+                keras.Input((4,)),
+                layers.Rescaling(0.5, offset=0.1),
+                layers.Dense(6, activation="mish"),
+                layers.LayerNormalization(),
+                layers.GaussianNoise(0.1),
+                layers.Dense(6, activation="hard_silu"),
+                layers.GaussianDropout(0.1),
+                layers.Identity(),
+                layers.Dense(5, activation="relu6"),
+                layers.Dense(3, activation="log_softmax"),
+            ]
+        ),
+        compile=dict(optimizer=optimizers.Nadam(0.01), loss="mse"),
+        data=regression(32, 4, 3, 30),
+        resume=False,  # the noise layers draw while training
+    )
+    for i, (loss, kind) in enumerate(
+        [
+            (losses.KLDivergence(), "onehot"),
+            (losses.Poisson(), "counts"),
+            (losses.LogCosh(), "regression"),
+            (losses.BinaryFocalCrossentropy(gamma=2.0), "binary"),
+            (losses.Hinge(), "signs"),
+            (losses.SquaredHinge(), "signs"),
+            (losses.CategoricalHinge(), "onehot"),
+        ]
+    ):
+        head = {"onehot": (3, "softmax"), "binary": (1, "sigmoid"), "counts": (2, "softplus")}.get(kind, (2, None))
+        if kind == "onehot":
+            data = classes(32, 4, 3, 40 + i, onehot=True)
+        elif kind in ("binary", "signs"):
+            x, y = binary(32, 4, 40 + i)
+            data = (x, y if kind == "binary" else 2 * y - 1)
+            head = head if kind == "binary" else (1, None)
+        else:
+            x, y = regression(32, 4, 2, 40 + i)
+            data = (x, np.abs(y) if kind == "counts" else y)
+        yield dict(
+            name=f"loss_{type(loss).__name__.lower()}",
+            model=lambda head=head: keras.Sequential(
+                [keras.Input((4,)), layers.Dense(5, activation="relu"), layers.Dense(head[0], activation=head[1])]
+            ),
+            compile=dict(optimizer=optimizers.Adam(0.01), loss=loss),
+            data=data,
+        )
 
 
 def record(case) -> None:

@@ -1,0 +1,167 @@
+"""Metrics, accumulated over an epoch as Keras 3 accumulates them.
+
+* :mod:`.base`: ``Metric`` (a weighted mean ``sum_i w_i v_i / sum_i w_i`` of per-example values), ``Mean``,
+  ``MeanMetricWrapper``;
+* :mod:`.accuracy`: ``Accuracy``, ``BinaryAccuracy``, ``CategoricalAccuracy``, ``SparseCategoricalAccuracy`` and
+  the top-k accuracies;
+* :mod:`.regression`: ``MeanSquaredError``, ``MeanAbsoluteError``, ``RootMeanSquaredError``;
+* :mod:`.confusion` and :mod:`.auc`: ``Precision``, ``Recall`` and ``AUC`` from weighted confusion counts.
+
+Every metric class registers itself in ``registry.METRICS`` under the strings ``keras.metrics.get`` accepts (its
+class name, that name in snake_case, ``'mse'``/``'mae'``); :func:`get`, its "did you mean" suggestions and the
+safe loader's allow-list all come from there. A loss's name works as a metric too (``'binary_crossentropy'``:
+the loss's per-example values averaged), found in ``registry.LOSSES``.
+
+``'accuracy'`` is resolved from the shapes, as Keras does: an output with one unit gives ``BinaryAccuracy``
+(``f(x) > 0.5``), integer labels for a wider output give ``SparseCategoricalAccuracy`` (``argmax f(x) == y``),
+one-hot targets give ``CategoricalAccuracy``.
+
+Names: a metric given as a string keeps that string as its name (``'mse'`` is reported as ``mse``,
+``'MeanSquaredError'`` as ``MeanSquaredError``), as in Keras. ``Precision()``, ``Recall()`` and ``AUC()``
+without a name are named like Keras's: ``precision``, then ``precision_1``, ``precision_2`` … for later
+instances (``gradfit.keras.backend.clear_session()`` restarts the count).
+"""
+
+from __future__ import annotations
+
+from .. import registry
+from .accuracy import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+)
+from .auc import AUC
+from .base import Mean, MeanMetricWrapper, Metric
+from .base import dense_targets as dense_targets  # for the training step (not Keras API)
+from .base import sparse_labels as sparse_labels
+from .confusion import Precision, Recall
+from .regression import MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError
+
+__all__ = [
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "Mean",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Metric",
+    "Precision",
+    "Recall",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "get",
+]
+
+# Keras metrics gradfit does not have (yet): named in the error instead of "unknown" (with their snake_case
+# names, and Keras's aliases). Those that are also losses ('poisson', 'KLDivergence' …) resolve as losses first.
+_KERAS_ONLY_CLASSES = (
+    "BinaryIoU",
+    "CategoricalHinge",
+    "ConcordanceCorrelation",
+    "CosineSimilarity",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
+    "IoU",
+    "KLDivergence",
+    "LogCoshError",
+    "MeanAbsolutePercentageError",
+    "MeanIoU",
+    "MeanSquaredLogarithmicError",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "PearsonCorrelation",
+    "Poisson",
+    "PrecisionAtRecall",
+    "R2Score",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
+    "SquaredHinge",
+    "Sum",
+    "TrueNegatives",
+    "TruePositives",
+)
+_KERAS_ONLY = frozenset(
+    (*_KERAS_ONLY_CLASSES, *map(registry.snake_case, _KERAS_ONLY_CLASSES), "MAPE", "mape", "MSLE", "msle")
+)
+
+
+def _loss_metric(name: str) -> Metric | None:
+    """A loss used as a metric (``metrics=['binary_crossentropy']``): its per-example values ``L_i`` averaged."""
+    found = registry.LOSSES.lookup(name)
+    if found is None:
+        return None
+    from .. import losses
+
+    loss = losses.get(found)
+    metric = MeanMetricWrapper(lambda y, p: loss.per_sample(y, p), name=name)
+    metric.target_kind = "sparse" if loss.sparse else "dense"
+    metric._direction = "down"  # a loss is minimised
+    return metric
+
+
+def _lowercase_names() -> str:
+    """The public metrics' lower-case names (what ``compile(metrics=[...])`` is usually given)."""
+    names = {n for e in registry.METRICS if e.public for n in (e.name, *e.aliases) if n[0].islower()}
+    return ", ".join(sorted(names - {"accuracy"}))
+
+
+def get(identifier, y_shape: tuple | None = None, output_shape: tuple | None = None) -> Metric:
+    """Resolve a metric by object, class, name or ``{'class_name': …, 'config': …}``.
+
+    Given the target and output shapes (as ``compile`` gives them), ``'accuracy'`` (any case) and ``'acc'`` are
+    resolved from them, as Keras's ``compile`` resolves them; without, ``'accuracy'`` and ``'Accuracy'`` are the
+    registered :class:`Accuracy`, as for ``keras.metrics.get``. A name becomes the metric's name in ``History``
+    and ``evaluate(return_dict=True)``, as in Keras (``'mse'`` → ``mse``).
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = registry.METRICS.lookup(identifier["class_name"])
+        if not isinstance(cls, type):
+            raise ValueError(f"{registry.METRICS.unknown_message(identifier['class_name'])} (in {identifier!r})")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        cls = registry.METRICS.lookup(identifier)
+        if identifier.lower() in ("accuracy", "acc"):
+            if y_shape is not None and output_shape is not None:  # compile's rule
+                return _resolve_accuracy(identifier, y_shape, output_shape)
+            if cls is None:
+                raise ValueError(f"{identifier!r} can only be resolved once the target and output shapes are known.")
+        if cls is not None:
+            return cls(name=identifier)
+        metric = _loss_metric(identifier)
+        if metric is not None:
+            return metric
+        if identifier in _KERAS_ONLY:
+            raise ValueError(
+                f"The Keras metric {identifier!r} is not implemented in gradfit yet. Available: accuracy, "
+                f"{_lowercase_names()}, and the losses' names (e.g. 'binary_crossentropy')."
+            )
+        raise ValueError(
+            registry.METRICS.unknown_message(identifier, " Losses' names work too (e.g. 'binary_crossentropy').")
+        )
+    raise ValueError(f"Cannot use {identifier!r} as a metric; give a name such as 'accuracy' or a Metric object.")
+
+
+def _resolve_accuracy(name: str, y_shape: tuple, output_shape: tuple) -> Metric:
+    if output_shape[-1] == 1:
+        metric: Metric = BinaryAccuracy()
+    elif len(y_shape) < len(output_shape) or (y_shape[-1] == 1 and output_shape[-1] > 1):
+        metric = SparseCategoricalAccuracy()
+    else:
+        metric = CategoricalAccuracy()
+    metric.name = name
+    return metric

@@ -1,0 +1,90 @@
+"""The optimizer's state in Keras's layout: ``optimizer/vars/0`` the step count (int64), ``vars/1`` the
+learning rate (float32; absent when it is a schedule), then the optimizer's own variables in the order its
+``keras_variable_specs`` lists them (``momentum/0``, ``velocity/0``, …, scalars such as Nadam's ``u_product``).
+
+Each optimizer declares that list itself, so nothing here knows which optimizer keeps what, nor how it
+stores it: ``keras_variables()`` gives Keras's values, ``assign_keras_variables`` takes them back.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..schema import fail
+
+AT = "/optimizer/vars"
+
+
+def has_lr_variable(opt) -> bool:
+    """Whether Keras saves the learning rate as a variable: yes for a number, no for a schedule or callable."""
+    lr = opt.get_config()["learning_rate"]  # a number, or a schedule's serialized form (or a callable)
+    return isinstance(lr, (int, float)) and not isinstance(lr, bool)
+
+
+def optimizer_values(model) -> list[np.ndarray]:
+    """``optimizer/vars/0, 1, …`` of a compiled model, as Keras writes them."""
+    opt = model.optimizer
+    values = [np.asarray(opt.iterations, dtype=np.int64)]
+    if has_lr_variable(opt):
+        values.append(np.asarray(float(opt.learning_rate), dtype=np.float32))
+    if not (model.built and opt.built):  # no step taken yet: Keras writes just these two
+        return values
+    store = model.parameter_store  # gathered again if the model changed; the optimizer then rebuilt for it
+    if opt.size != store.size:
+        return values
+    # np.array, not np.ascontiguousarray: that one makes a scalar (Nadam's u_product) of shape (1,)
+    return values + [np.array(value, order="C") for _, value in opt.keras_variables()]
+
+
+def read_optimizer(h5, group, weight_shapes: list[tuple], dtype, opt):
+    """``(iterations, learning rate or None, [variables] or None)`` from ``/optimizer/vars``, every entry checked
+    against ``opt.keras_variable_specs(weight_shapes)``; None when the file's state does not fit ``opt`` (Keras
+    then keeps the fresh optimizer too, with a warning)."""
+    names = h5.keys(group, AT)
+    specs = opt.keras_variable_specs(weight_shapes)
+    base = 1 + has_lr_variable(opt)
+    if sorted(names, key=lambda s: (len(s), s)) != [str(i) for i in range(len(names))]:
+        fail(h5.where, f"{AT}: entries must be 0, 1, 2 …, got {sorted(names)[:5]}")
+    if len(names) not in (base, base + len(specs)):
+        warnings.warn(
+            f"Skipping variable loading for optimizer {opt.name!r}, because it has {base + len(specs)} variables "
+            f"whereas the saved optimizer has {len(names)} variables.",
+            stacklevel=5,
+        )
+        return None
+
+    def entry(i: int, shape, want, label: str):
+        return h5.array(h5.child(group, str(i), False, f"{AT}/{i}"), shape, want, f"{AT}/{i} ({label})")
+
+    iterations = int(entry(0, (), "int64", "iterations"))
+    learning_rate = None
+    if base == 2:
+        learning_rate = float(entry(1, (), "float32", "learning_rate"))
+        if not math.isfinite(learning_rate) or learning_rate < 0:
+            fail(h5.where, f"{AT}/1: the learning rate must be a non-negative number, got {learning_rate}")
+    variables = None  # None: the optimizer was never built (no step taken)
+    if len(names) == base + len(specs):
+        variables = [entry(base + k, shape, dtype, label) for k, (label, shape) in enumerate(specs)]
+    return iterations, learning_rate, variables
+
+
+def assign_optimizer(model, state) -> None:
+    """Put the checked ``state`` (from :func:`read_optimizer`) into the model's optimizer."""
+    opt = model.optimizer
+    if opt is None or state is None:
+        return
+    iterations, learning_rate, variables = state
+    if learning_rate is not None and np.float32(float(opt.learning_rate)) != np.float32(learning_rate):
+        opt.learning_rate = learning_rate  # the state wins over the config, as in Keras
+    if variables is not None and model.built:
+        opt.build(model.parameter_store)
+        opt.assign_keras_variables(variables)
+    opt.iterations = iterations
+
+
+def state_dtype(plan) -> np.dtype:
+    return plan.weights_dtype(backend.floatx())
