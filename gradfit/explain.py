@@ -8,6 +8,10 @@ loss its ``formula``, the optimizer its ``describe()``. Layer ``l`` of the model
 
 from __future__ import annotations
 
+#: what a layer writes in its ``from_logits`` lines where the loss's ``dz_formula`` goes (``(f(X) - y) / m`` for
+#: the cross-entropies; the focal loss has its own)
+DZ_FROM_LOSS = "<dJ/dz>"
+
 #: the course's symbols for weight attributes; any other weight is shown under its own name
 SYMBOLS = {"kernel": "W", "bias": "b"}
 
@@ -64,9 +68,10 @@ def explain_text(model) -> str:
     if loss is not None:
         lines.append(f"Cost: J = (1/m) sum_i L(f(x_i), y_i), with {type(loss).__name__}: {loss.formula}")
         if fused:
+            dz_formula = loss.dz_formula or "(f(X) - y) / m"
             lines.append(
                 f"  computed from the output layer's logits z (before its {loss.logits_activation}), exactly, "
-                f"as TensorFlow does: dJ/dz = (f(X) - y) / m"
+                f"as TensorFlow does: dJ/dz = {dz_formula}"
             )
         penalties = [
             f"{type(s.regularizer).__name__}({s.regularizer.get_config()}) on {layer.name}.{s.name}"
@@ -85,7 +90,7 @@ def explain_text(model) -> str:
             layer, d = described[i]
             steps = d.get("from_logits") if fused and i == len(described) - 1 and d.get("from_logits") else None
             for line in steps or d.get("backward", ()):
-                lines.append(f"  {line}")
+                lines.append(f"  {line}".replace(DZ_FROM_LOSS, dz_formula if fused else DZ_FROM_LOSS))
     opt = getattr(model, "optimizer", None)
     if opt is not None:
         numbers = ", ".join(f"{k}={v}" for k, v in opt.get_config().items() if k != "name" and v is not None)

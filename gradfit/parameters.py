@@ -257,6 +257,10 @@ def declare(cls: type, name: str) -> None:
     for attr in (name, "grad_" + name):
         if not hasattr(cls, attr):
             setattr(cls, attr, weight_attribute(attr, name))
+            # an instance that never made this weight (LayerNormalization(center=False).beta, a layer not built
+            # yet) reads None from the class instead of failing on the missing storage attribute
+            if not hasattr(cls, _STORAGE + attr):
+                setattr(cls, _STORAGE + attr, None)
 
 
 def assign(layer, name: str, value, check_finite: bool = True) -> None:

@@ -77,7 +77,7 @@ def test_weights_backward_pass_and_fusion():
     assert "mean[2] (4,) (not trained)" in text
     backward = text.split("Backward pass")[1].split("Update")[0].splitlines()[1:]
     # last layer first; the fused softmax output gets dJ/dz from the loss; nothing before the first Dense
-    assert backward[0].strip() == "da[17] = (f(X) - y) / m, from the loss (a[17] holds the logits)"
+    assert backward[0].strip() == "da[17] = (f(X) - onehot(y)) / m, from the loss (a[17] holds the logits)"
     assert backward[1].startswith("  dz[17] = da[17] * g'(z[17]);  dW[17] = a[16].T @ dz[17]")
     assert any("da[12] = da[13]" in line for line in backward)  # Identity
     assert any("da[11] = da[12] * n" in line for line in backward)  # GaussianDropout
@@ -150,3 +150,18 @@ def test_describe_returns_lines_for_every_part():
         assert isinstance(d["backward"], list) and all(isinstance(s, str) for s in d["backward"])
         assert len(d["weights"]) == len(layer._specs)
     assert "Cost" not in _text(model) and "Backward pass" in _text(model)  # not compiled: no loss to show
+
+
+def test_fused_backward_line_takes_the_losses_own_dz_formula():
+    # the output layer writes a placeholder; explain() puts the loss's dJ/dz there (the focal loss's is not a - y)
+    import gradfit as tf
+    from gradfit.explain import DZ_FROM_LOSS
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(3, activation="relu"), tf.keras.layers.Dense(1, "sigmoid")])
+    model.build((None, 4))
+    model.compile(loss=tf.keras.losses.BinaryFocalCrossentropy())
+    text = model.explain(print_fn=lambda s: None)
+    assert DZ_FROM_LOSS not in text
+    assert f"dz[2] = {tf.keras.losses.BinaryFocalCrossentropy.dz_formula}, from the loss" in text
+    model.compile(loss="binary_crossentropy")
+    assert "dz[2] = (f(X) - y) / m, from the loss" in model.explain(print_fn=lambda s: None)

@@ -216,3 +216,17 @@ def test_adding_an_incompatible_layer_leaves_the_model_as_it_was():
     assert [layer.name for layer in model.layers] == [model.layers[0].name]
     model.add(Activation("relu"))
     assert model.output_shape == (None, 3)
+
+
+def test_a_weight_another_instance_declared_reads_none_where_this_one_has_none():
+    # weight attributes are declared on the class by the first layer that makes the weight; a layer of the same
+    # class without that weight (center=False, or not built yet) must still read None, not fail on its storage
+    import gradfit as tf
+
+    with_beta = tf.keras.layers.LayerNormalization()
+    with_beta.build((None, 4))
+    without = tf.keras.layers.LayerNormalization(center=False)
+    assert without.beta is None and without.grad_beta is None
+    without.build((None, 4))
+    assert without.beta is None and without.gamma.shape == (4,)
+    without.describe("X", "a[1]", 1)

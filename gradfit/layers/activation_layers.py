@@ -177,6 +177,8 @@ class _ActivationLayer(Layer):
         return tuple(input_shape)
 
     def describe(self, inp: str, out: str, index: int) -> dict:
+        from ..explain import DZ_FROM_LOSS
+
         act = self.activation.__name__
         return {
             "forward": [f"{out} = {act}({inp})"],
@@ -186,7 +188,7 @@ class _ActivationLayer(Layer):
                 if act == "softmax"
                 else f"d{inp} = d{out} * g'({inp})"
             ],
-            "from_logits": [f"d{inp} = (f(X) - y) / m, from the loss ({inp} holds the logits)"],
+            "from_logits": [f"d{inp} = {DZ_FROM_LOSS}, from the loss ({inp} holds the logits)"],
             "weights": [],
         }
 

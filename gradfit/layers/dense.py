@@ -163,7 +163,7 @@ class Dense(Layer):
         }
 
     def describe(self, inp: str, out: str, index: int) -> dict:
-        from ..explain import shape_text, weight_list
+        from ..explain import DZ_FROM_LOSS, shape_text, weight_list
 
         act, i = self.activation.__name__, index
         bias = f" + b[{i}]" if self.use_bias else ""
@@ -175,6 +175,6 @@ class Dense(Layer):
             "shapes": f"{shape_text(self.input_shape)}@{shape_text(self.kernel.shape)}",
             "note": f"{act}: {self.activation.formula}",
             "backward": [f"dz[{i}] = d{out} * g'(z[{i}]);  {grads}d{inp} = dz[{i}] @ W[{i}].T"],
-            "from_logits": [f"dz[{i}] = (f(X) - y) / m, from the loss;  {grads}d{inp} = dz[{i}] @ W[{i}].T"],
+            "from_logits": [f"dz[{i}] = {DZ_FROM_LOSS}, from the loss;  {grads}d{inp} = dz[{i}] @ W[{i}].T"],
             "weights": weight_list(self, index),
         }
