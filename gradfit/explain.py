@@ -8,6 +8,8 @@ loss its ``formula``, the optimizer its ``describe()``. Layer ``l`` of the model
 
 from __future__ import annotations
 
+from .schema import Off
+
 #: what a layer writes in its ``from_logits`` lines where the loss's ``dz_formula`` goes (``(f(X) - y) / m`` for
 #: the cross-entropies; the focal loss has its own)
 DZ_FROM_LOSS = "<dJ/dz>"
@@ -93,6 +95,10 @@ def explain_text(model) -> str:
                 lines.append(f"  {line}".replace(DZ_FROM_LOSS, dz_formula if fused else DZ_FROM_LOSS))
     opt = getattr(model, "optimizer", None)
     if opt is not None:
-        numbers = ", ".join(f"{k}={v}" for k, v in opt.get_config().items() if k != "name" and v is not None)
+        schema = getattr(opt, "config_schema", None)
+        off = {k for k, f in schema.fields.items() if isinstance(f, Off)} if schema is not None else set()
+        numbers = ", ".join(
+            f"{k}={v}" for k, v in opt.get_config().items() if k != "name" and v is not None and k not in off
+        )
         lines.append(f"Update, once per batch: {opt.describe()}   [{numbers}]")
     return "\n".join(lines)

@@ -364,6 +364,46 @@ def test_every_exported_class_is_registered(kind):
     assert not missing, f"exported by {KERAS_MODULES[kind]} but not registered in registry.{kind.upper()}: {missing}"
 
 
+#: public base classes of gradfit's own that Keras does not export either (nothing to reach by a Keras path)
+INTERNAL_BASES = {"gradfit.callbacks.monitor.MonitorCallback"}
+
+
+def _every_gradfit_module() -> list:
+    """Every module of the gradfit package, imported (``import gradfit`` imports only what its packages name)."""
+    import pkgutil
+
+    infos = pkgutil.walk_packages(gradfit.__path__, "gradfit.")
+    return [importlib.import_module(info.name) for info in infos if not info.name.endswith("__main__")]
+
+
+@pytest.mark.parametrize("kind", [k for k in CONTRACT_KINDS + ("callbacks",) if k != "activations"])
+def test_every_class_defined_in_gradfit_is_reachable(kind):
+    """A new class in a new module that its package's ``__init__`` does not import registers only when something
+    imports that module: ``get()``, the loader and every registry-driven test would silently miss it. Import every
+    module, then every public subclass of the kind's base class defined in gradfit must be registered and reachable
+    as ``gradfit.keras.<module>.<Name>``."""
+    base_module, base_name = BASES[kind]
+    base = getattr(importlib.import_module(base_module), base_name)
+    keras_module = importlib.import_module(KERAS_MODULES[kind])
+    unreachable = []
+    for module in _every_gradfit_module():
+        for name, obj in vars(module).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, base)
+                and obj is not base
+                and obj.__module__ == module.__name__
+                and not name.startswith("_")
+                and f"{module.__name__}.{name}" not in INTERNAL_BASES
+                and (REGISTRIES[kind].entry(obj) is None or getattr(keras_module, name, None) is not obj)
+            ):
+                unreachable.append(f"{module.__name__}.{name}")
+    assert not unreachable, (
+        f"defined in gradfit but not reachable as {KERAS_MODULES[kind]}.<Name> (add the module's import line to its "
+        f"package's __init__.py, or the class's registration): {sorted(unreachable)}"
+    )
+
+
 # ---------------------------------------------------------------------------------------------- reachability
 
 

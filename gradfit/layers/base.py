@@ -22,6 +22,7 @@ from ..regularizers import Regularizer
 from ..schema import Bool, DType, Int, Name, Off, Optional, Schema
 from ..schema import Shape as ShapeField
 from ..tensor import SymbolicTensor, Tensor
+from ._config import standardize_config
 
 Shape = tuple
 
@@ -156,7 +157,8 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        """The layer a config describes: gradfit's own, or Keras 3's (whose dtype is a ``DTypePolicy`` dict)."""
+        return cls(**standardize_config(config))
 
     # ----------------------------------------------------------------- weights
     def add_weight(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import registry
 from ..schema import Schema
-from ._config import standardize_config
 from .base import Layer
 
 __all__ = ["Identity"]
@@ -24,10 +23,6 @@ class Identity(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
 
     def describe(self, inp: str, out: str, index: int) -> dict:
         return {"forward": [f"{out} = {inp}"], "backward": [f"d{inp} = d{out}"], "weights": []}

@@ -6,7 +6,6 @@ import numpy as np
 
 from .. import backend, initializers, registry, regularizers
 from ..schema import Axis, Bool, Number, Object, Off, Schema
-from ._config import standardize_config
 from .base import Layer
 
 __all__ = ["LayerNormalization"]
@@ -237,10 +236,6 @@ class LayerNormalization(Layer):
             "beta_constraint": None,
             "gamma_constraint": None,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
 
     def describe(self, inp: str, out: str, index: int) -> dict:
         from ..explain import weight_list

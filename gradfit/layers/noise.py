@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import backend, registry
 from ..schema import Int, Number, Optional, Schema
-from ._config import standardize_config
 from .base import Layer
 
 __all__ = ["GaussianDropout", "GaussianNoise"]
@@ -35,10 +34,6 @@ class _NoiseLayer(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
 
 
 @registry.LAYERS.register()

@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import registry
 from ..schema import MAX_LIST, Field, Schema, _Problem, short
-from ._config import standardize_config
 from .base import Layer
 
 __all__ = ["Rescaling"]
@@ -76,10 +75,6 @@ class Rescaling(Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**standardize_config(config))
 
     def describe(self, inp: str, out: str, index: int) -> dict:
         def text(v):

@@ -326,7 +326,7 @@ class Axis(Field):
             and all(is_int(a) and -MAX_RANK <= a <= MAX_RANK for a in v)
         ):
             return list(v) if json else v
-        raise _Problem(f"must be an axis (an integer or a list of integers), got {short(v)}")
+        raise _Problem(f"must be an axis (an integer in [-{MAX_RANK}, {MAX_RANK}] or a list of them), got {short(v)}")
 
 
 class Stats(Field):
