@@ -44,8 +44,8 @@ class Sequential(DescribeAndSave):
 
     def __init__(self, layers=None, trainable: bool = True, name: str | None = None):
         self.name = name or backend.unique_name("sequential")
-        self.trainable = trainable
         self._layers: list[Layer] = []
+        self._trainable = bool(trainable)
         self.built = False
         self.optimizer: optimizers.Optimizer | None = None
         self.loss = None
@@ -68,6 +68,18 @@ class Sequential(DescribeAndSave):
                 self._bind()
 
     # ----------------------------------------------------------------- structure
+    @property
+    def trainable(self) -> bool:
+        """Whether ``fit`` may update the model's weights. Setting it sets every layer's ``trainable``, as Keras
+        does (a layer added to a frozen model is frozen too: Keras's frozen model trains none of its weights)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = self._trainable
+
     @property
     def layers(self) -> list[Layer]:
         """The layers in order (an ``Input`` is not one of them, as in Keras).
@@ -102,6 +114,8 @@ class Sequential(DescribeAndSave):
                 f"Sequential.add: the model already has a layer named {layer.name!r}; layer names must be unique."
             )
         self._layers.append(layer)
+        if not self._trainable:
+            layer.trainable = False
         self._names.add(layer.name)
         self._unbind()
         if isinstance(layer, InputLayer):
@@ -213,8 +227,8 @@ class Sequential(DescribeAndSave):
         self._store = store
         self._bound_signature = self._signature()
         opt = self.optimizer
-        if opt is not None and opt.built and not _optimizer_fits(opt, store):
-            opt.build(store)  # a new layout: the optimizer's state no longer fits
+        if opt is not None and opt.built:
+            opt.rebuild(store)  # each weight keeps its state; new ones start fresh
 
     def _ensure_bound(self) -> None:
         store = self._store
@@ -486,9 +500,3 @@ class Sequential(DescribeAndSave):
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r}, layers={[layer.name for layer in self.layers]}, built={self.built}>"
-
-
-def _optimizer_fits(opt: optimizers.Optimizer, store: ParameterStore) -> bool:
-    """Whether a built optimizer's state is laid out as ``store`` (then a rebinding keeps it)."""
-    held = getattr(opt, "_store", None)
-    return held is not None and held.shapes == store.shapes

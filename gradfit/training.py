@@ -65,12 +65,14 @@ class _Step:
         # J = (1/m) sum_i w_i L_i: the division by m, by far the common reduction, multiplies by a cached 1/m
         self.per_batch_mean = self.loss.reduction in ("sum_over_batch_size", "mean")
         self._inverses: dict = {}
+        # Keras adds the penalties of trainable weights only (a frozen layer's regularizer no longer counts)
         self.penalized = [
-            (s.regularizer, layer, s.name) for layer in self.layers for s in layer._specs if s.regularizer
+            (s.regularizer, layer, s.name) for layer in self.layers for s in layer.trainable_specs if s.regularizer
         ]
         if not training:
             return
         store = model.parameter_store
+        self.store = store
         self.optimizer = model.optimizer
         self.params = store.values
         self.grads = store.grads
@@ -258,6 +260,8 @@ def fit(
                     metric.update_prepared(yt[start:end], out, None)
                 if batch_hooks:
                     cbs.on_train_batch_end(i, _logs(loss_total, seen, metrics))
+                    if model._store is not step.store:  # a callback re-gathered the weights (predict, save …)
+                        step = _Step(model)
                 if bar is not None and bar.due():
                     bar.update(i + 1, _logs(loss_total, seen, metrics))
                 if model.stop_training:
@@ -268,6 +272,10 @@ def fit(
             cbs.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
+            # a callback may have changed what is trainable (fine-tuning schedules) or re-gathered the weights:
+            # the next epoch trains what the model holds now, with each weight's optimizer state kept
+            if model.parameter_store is not step.store:
+                step = _Step(model)
     cbs.on_train_end(logs)
     return history
 

@@ -250,11 +250,12 @@ class Layer:
         return int(sum(np.prod(s.shape, dtype=np.int64) for s in self._specs))
 
     def regularization_penalty(self) -> float:
-        return sum(s.regularizer.penalty(getattr(self, s.name)) for s in self._specs if s.regularizer is not None)
+        """The penalties of the trainable weights (as Keras: a frozen weight's regularizer adds nothing)."""
+        return sum(self.losses)
 
     @property
     def losses(self) -> list[float]:
-        return [s.regularizer.penalty(getattr(self, s.name)) for s in self._specs if s.regularizer is not None]
+        return [s.regularizer.penalty(getattr(self, s.name)) for s in self.trainable_specs if s.regularizer]
 
     # ----------------------------------------------------------------- calling on data
     def __call__(self, x, training: bool = False):

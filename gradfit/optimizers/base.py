@@ -222,6 +222,7 @@ class Optimizer:
         params = store.values
         self._store = store
         self._segments = list(store.segments)
+        self._parked = {}  # see rebuild
         # at least one: weight decay goes through the first before the rule overwrites it
         self._scratch = [np.empty_like(params) for _ in range(max(self.scratch_buffers, 1))]
         self._tmp = self._scratch[0]
@@ -235,6 +236,39 @@ class Optimizer:
         # ufunc call ~0.3 us of conversion (2 us of RMSprop's 15 on the seeds' network)
         self._c = {k: np.asarray(v, dtype=params.dtype) for k, v in self._coefficients().items()}
         self.built = True
+
+    def rebuild(self, store: ParameterStore) -> None:
+        """Lay the state out for a model's new store, keeping it per weight, as Keras keeps it per variable.
+
+        Freezing or unfreezing a layer, adding one or sharing one re-gathers the model's vector: each weight the
+        optimizer has seen (the same layer's same weight, of the same shape) keeps its state, including one that
+        was frozen in between; a new weight starts from Keras's initial value. Scalars and ``iterations`` carry on.
+        """
+        old = self._store
+        old_owners = getattr(old, "_owners", None) or []
+        new_owners = store._owners
+
+        def key(owner):
+            return id(owner[0]), owner[1]
+
+        if old_owners and [key(o) for o in old_owners] == [key(o) for o in new_owners] and old.shapes == store.shapes:
+            self._store, self._segments = store, list(store.segments)  # the same weights in the same places
+            return
+        # the state of every weight seen so far, by weight (the layer object is kept so that its id stays its own)
+        parked = dict(self.__dict__.get("_parked", {}))
+        for i, owner in enumerate(old_owners):
+            state = {name: slot.weight(i) for name, slot in self._slot_objects.items()}
+            parked[key(owner)] = (owner[0], old.shapes[i], state)
+        scalars = {s.name: getattr(self, s.name) for s in self.scalar_specs()}
+        self.build(store)
+        for j, owner in enumerate(new_owners):
+            entry = parked.pop(key(owner), None)
+            if entry is not None and entry[1] == store.shapes[j]:
+                for name, value in entry[2].items():
+                    self._slot_objects[name].assign_weight(j, value)
+        self._parked = parked  # frozen weights' state, for when they are trained again
+        for name, value in scalars.items():
+            setattr(self, name, value)
 
     @property
     def size(self) -> int:
