@@ -298,8 +298,9 @@ class Sequential(DescribeAndSave):
     def get_weights(self) -> list[np.ndarray]:
         return [w for layer in self.layers for w in layer.get_weights()]
 
-    def set_weights(self, weights) -> None:
-        """Copy ``weights`` (in ``get_weights`` order) into the layers, checking every shape first."""
+    def set_weights(self, weights, *, check_finite: bool = True) -> None:
+        """Copy ``weights`` (in ``get_weights`` order) into the layers, checking every shape first (and that they
+        are finite, unless ``check_finite=False``: values the model held itself, restored as they were)."""
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self.layers)
         if len(weights) != expected:
@@ -317,7 +318,7 @@ class Sequential(DescribeAndSave):
                     )
             i += n
         for layer, ws in staged:
-            layer.set_weights(ws)
+            layer.set_weights(ws, check_finite=check_finite)
 
     def count_params(self) -> int:
         if not self.built:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+import weakref
 
 import numpy as np
 
@@ -84,8 +85,20 @@ class _Step:
         for i, layer in enumerate(self.layers):
             layer.skip_input_grad = i == first
         self.backward_layers = self.layers[first:][::-1]
-        if self.optimizer is not None and not self.optimizer.built:
-            self.optimizer.build(store)
+        opt = self.optimizer
+        if opt is not None:
+            owner = opt.__dict__.get("_model")
+            if opt.built and owner is not None and owner() not in (None, model):
+                raise ValueError(
+                    f"This optimizer ({type(opt).__name__} {opt.name!r}) already holds the state of the weights of "
+                    f"model {owner().name!r}; an optimizer instance serves one model, as in Keras. Give "
+                    f"model {model.name!r} its own, e.g. compile(optimizer={type(opt).__name__}(...))."
+                )
+            if not opt.built:
+                opt.build(store)
+            elif opt._store is not store:
+                opt.rebuild(store)  # the model re-gathered its weights: each keeps its state
+            opt._model = weakref.ref(model)
 
     def loss_and_output_grad(self, y, sw, m, a=None):
         """``J`` for the batch (before penalties) and ``dJ/dz`` for the output layer (``dJ/da`` when the loss

@@ -739,3 +739,22 @@ def test_evaluate_calls_the_test_hooks_of_its_callbacks():
     model.evaluate(np.ones((5, 2)), np.ones(5), batch_size=2, verbose=0, callbacks=[cb])
     assert seen[0] == "begin" and seen[-1] == ("end", ["accuracy", "loss"])
     assert [s[1] for s in seen[1:-1]] == [0, 1, 2]
+
+
+def test_restore_best_weights_of_a_run_that_diverged_returns_the_history():
+    # the best epoch's weights are the model's own, NaN or not: restoring them must not raise after training
+    # (Keras restores them; the finiteness check is for weights a user gives set_weights)
+    import gradfit as tf
+
+    K = tf.keras
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32") * 1e3
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(5, activation="exponential"), K.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=K.optimizers.SGD(10.0))
+    stop = K.callbacks.EarlyStopping(monitor="loss", patience=2, restore_best_weights=True)
+    history = model.fit(x, y, epochs=5, verbose=0, callbacks=[stop])
+    assert len(history.history["loss"]) == 3
+    assert not np.isfinite(model.get_weights()[0]).all()
+    with pytest.raises(ValueError, match="finite"):  # a user's NaN weights are still refused
+        model.set_weights(model.get_weights())

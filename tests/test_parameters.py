@@ -230,3 +230,18 @@ def test_a_weight_another_instance_declared_reads_none_where_this_one_has_none()
     without.build((None, 4))
     assert without.beta is None and without.gamma.shape == (4,)
     without.describe("X", "a[1]", 1)
+
+
+def test_a_weight_assigned_before_build_is_refused_not_dropped():
+    # build creates the weights and would replace the assigned value without a word
+    import gradfit as tf
+
+    layer = tf.keras.layers.Dense(3)
+    layer.kernel = np.ones((4, 3), np.float32)
+    model = tf.keras.Sequential([layer])
+    with pytest.raises(AttributeError, match="assigned before the layer was built"):
+        model.build((None, 4))
+    fresh = tf.keras.layers.Dense(3)
+    fresh.build((None, 4))
+    fresh.kernel = np.ones((4, 3))
+    np.testing.assert_array_equal(fresh.kernel, 1)

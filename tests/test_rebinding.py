@@ -125,3 +125,30 @@ def test_a_frozen_model_trains_nothing(how):
         np.testing.assert_array_equal(a, b)
     model.trainable = True
     assert len(model.trainable_weights) == 4
+
+
+def test_one_optimizer_instance_serves_one_model():
+    # Keras refuses an optimizer built for another model's variables; gradfit crashed in NumPy (different sizes)
+    # or silently carried the first model's moments over (equal sizes)
+    x, y = _data()
+    opt = K.optimizers.Adam(0.01)
+    first, second = _model(0), _model(1)
+    first.compile(loss="binary_crossentropy", optimizer=opt)
+    first.fit(x, y, epochs=1, verbose=0)
+    second.compile(loss="binary_crossentropy", optimizer=opt)
+    with pytest.raises(ValueError, match="an optimizer instance serves one model"):
+        second.fit(x, y, epochs=1, verbose=0)
+    first.fit(x, y, epochs=1, verbose=0)  # its own model still trains with it
+
+
+def test_a_fitted_model_pickles_and_copies_with_its_optimizer():
+    import copy
+    import pickle
+
+    x, y = _data()
+    model = _model()
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    model.fit(x, y, epochs=1, verbose=0)
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        twin.fit(x, y, epochs=1, verbose=0, shuffle=False)
+        assert twin.optimizer.iterations == 2 * model.optimizer.iterations

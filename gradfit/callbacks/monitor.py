@@ -177,7 +177,7 @@ class EarlyStopping(MonitorCallback):
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
-            self.model.set_weights(self.best_weights)
+            self.model.set_weights(self.best_weights, check_finite=False)  # the model's own, NaN or not (Keras)
 
     def get_monitor_value(self, logs):
         logs = logs or {}

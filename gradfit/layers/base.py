@@ -170,6 +170,12 @@ class Layer:
         trainable: bool = True,
         dtype=None,
     ) -> np.ndarray:
+        if getattr(self, name, None) is not None:  # build would replace it without a word
+            raise AttributeError(
+                f"Layer {self.name!r}: {name!r} was assigned before the layer was built, but a layer creates its "
+                "weights when it is built (model.build(input_shape), or its first call on data); assign to it "
+                "after that, or pass an initializer (e.g. kernel_initializer=Constant(...))."
+            )
         self.dtype = self.dtype or backend.floatx()
         # the layer's own array (an initializer may hand out one it keeps): binding the layer into a model
         # makes it read-only, so that a reference kept to it cannot be written as if it were still the weight
@@ -219,8 +225,11 @@ class Layer:
     def get_weights(self) -> list[np.ndarray]:
         return [np.array(w) for w in self.weights]
 
-    def set_weights(self, weights) -> None:
-        """Copy ``weights`` (in ``get_weights`` order) into the layer, checking every shape first."""
+    def set_weights(self, weights, *, check_finite: bool = True) -> None:
+        """Copy ``weights`` (in ``get_weights`` order) into the layer, checking every shape first.
+
+        ``check_finite=False`` restores values the model itself held (EarlyStopping's best weights of a run that
+        diverged), NaN included, as Keras does."""
         specs = self.trainable_specs + self.non_trainable_specs
         weights = list(weights)
         if len(weights) != len(specs):
@@ -236,7 +245,7 @@ class Layer:
                     f"Layer {self.name!r}: weight {spec.name!r} has shape {tuple(spec.shape)}, "
                     f"but the value given has shape {w.shape}."
                 )
-            if w.dtype.kind not in "fiu" or not np.isfinite(w).all():
+            if w.dtype.kind not in "fiu" or (check_finite and not np.isfinite(w).all()):
                 raise ValueError(f"Layer {self.name!r}: weight {spec.name!r} must be finite numbers.")
             arrays.append(w)
         for spec, w in zip(specs, arrays):

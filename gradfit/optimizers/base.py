@@ -285,6 +285,13 @@ class Optimizer:
         """The array the slot lives in and its scale: Keras's value is ``array * scale``."""
         return self._slots[name], self._scales[name]
 
+    def __getstate__(self) -> dict:
+        # the model this optimizer serves is held by a weak reference (training.py), which neither pickles nor
+        # deep-copies: a copy is bound again by its next fit
+        state = self.__dict__.copy()
+        state.pop("_model", None)
+        return state
+
     def __getattr__(self, name: str):
         # opt.momentums, opt.velocities, ... read as Keras's values (only reached when normal lookup fails)
         if name in self.__dict__.get("_slot_objects", {}):
