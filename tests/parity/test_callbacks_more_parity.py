@@ -22,17 +22,11 @@ import pytest
 
 import gradfit.keras as K
 
+from .compare import ATOL, RTOL
+from .compare import load as _load
 from .record_callbacks_more import CASES, build, build_callback, fit_kwargs, split
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "callbacks_more").glob("*.npz"))
-
-RTOL = 1e-4
-ATOL = 1e-6
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
 
 
 def _kind(path: Path) -> str:

@@ -18,16 +18,10 @@ import pytest
 import gradfit.keras as K
 
 from .callback_cases import CASES, build, build_callbacks, fit_kwargs
+from .compare import ATOL, RTOL
+from .compare import load as _load
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("callbacks_*.npz"))
-
-RTOL = 1e-4
-ATOL = 1e-6
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
 
 
 def _close(actual, expected, what: str) -> None:

@@ -16,37 +16,14 @@ import pytest
 import gradfit.keras as K
 
 from .cases import CASES, build, fit_kwargs
+from .compare import close as _close
+from .compare import load as _load
 
 FIXTURES = sorted(
     p for p in (Path(__file__).parent / "fixtures").glob("*.npz") if not p.stem.startswith(("callbacks_", "metrics_"))
 )  # callbacks_*.npz: test_callbacks_parity.py; metrics_*.npz: test_metrics_parity.py
 
-# Agreement required: 1e-4 relative. The absolute floor of 1e-6 only matters for values near zero
-# (e.g. a weight or a prediction of 1e-5), where float32 rounding differences are larger relative to
-# the value than 1e-4; everywhere else rtol decides.
-RTOL = 1e-4
-ATOL = 1e-6
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
-
-
-def _worst(actual, expected) -> float:
-    """The largest |actual - expected| / |expected| (with the ATOL floor), for the failure message."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    return float(np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), ATOL / RTOL), initial=0.0))
-
-
-def _close(actual, expected, what: str) -> None:
-    np.testing.assert_allclose(
-        np.asarray(actual, np.float64),
-        np.asarray(expected, np.float64),
-        rtol=RTOL,
-        atol=ATOL,
-        err_msg=f"{what} differs from Keras (worst relative error {_worst(actual, expected):.2e})",
-    )
+# Agreement required: compare.RTOL (1e-4) relative, with compare.ATOL (1e-6) as the floor near zero.
 
 
 def test_every_case_has_a_fixture():

@@ -19,20 +19,15 @@ import pytest
 
 import gradfit.keras as K
 
+from .compare import ATOL, RTOL
+from .compare import load as _load
 from .record_layers import fit_kwargs
 from .record_layers_new import CASES, FIXTURES, KERAS_FILE, build, initial_weights, weight_names
 
 PATHS = sorted(FIXTURES.glob("*.npz"))
 PATHS = [p for p in PATHS if not p.name.endswith(".expected.npz")]
 
-RTOL = 1e-4  # as the other parity tests: 1e-4 relative, with an absolute floor of 1e-6 for values near zero
-ATOL = 1e-6
 NEW_LAYERS = ("GaussianDropout", "GaussianNoise", "Identity", "LayerNormalization", "Rescaling")
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
 
 
 def _close(actual, expected, what: str) -> None:

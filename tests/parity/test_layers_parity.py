@@ -17,32 +17,11 @@ import pytest
 
 import gradfit.keras as K
 
+from .compare import close as _close
+from .compare import load as _load
 from .record_layers import DIGITS, LAYER_CASES, build, fit_kwargs, initial_weights, load_digits, weight_names
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "layers").glob("*.npz"))
-
-RTOL = 1e-4  # as test_keras_parity.py: 1e-4 relative, with an absolute floor of 1e-6 for values near zero
-ATOL = 1e-6
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
-
-
-def _worst(actual, expected) -> float:
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    return float(np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), ATOL / RTOL), initial=0.0))
-
-
-def _close(actual, expected, what: str) -> None:
-    np.testing.assert_allclose(
-        np.asarray(actual, np.float64),
-        np.asarray(expected, np.float64),
-        rtol=RTOL,
-        atol=ATOL,
-        err_msg=f"{what} differs from Keras (worst relative error {_worst(actual, expected):.2e})",
-    )
 
 
 def _inputs(data: dict, spec: dict) -> np.ndarray:

@@ -19,6 +19,9 @@ import pytest
 import gradfit.keras as K
 from gradfit import activations, losses, registry
 
+from .compare import RTOL
+from .compare import close as _close
+from .compare import load as _load
 from .record_losses import (
     LOSS_CASES,
     NEW_ACTIVATIONS,
@@ -34,29 +37,6 @@ from .record_losses import (
 
 FOLDER = Path(__file__).parent / "fixtures" / "losses"
 TRAJECTORIES = sorted(p for p in FOLDER.glob("*.npz") if p.stem != "values")
-
-RTOL = 1e-4  # as the other parity tests: 1e-4 relative, with an absolute floor of 1e-6 for values near zero
-ATOL = 1e-6
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
-
-
-def _worst(actual, expected) -> float:
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    return float(np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), ATOL / RTOL), initial=0.0))
-
-
-def _close(actual, expected, what: str) -> None:
-    np.testing.assert_allclose(
-        np.asarray(actual, np.float64),
-        np.asarray(expected, np.float64),
-        rtol=RTOL,
-        atol=ATOL,
-        err_msg=f"{what} differs from Keras (worst relative error {_worst(actual, expected):.2e})",
-    )
 
 
 @pytest.fixture(scope="module")

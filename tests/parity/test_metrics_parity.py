@@ -17,16 +17,13 @@ import pytest
 
 import gradfit.keras as K
 
+from .compare import load as _load
+
 FIXTURES = Path(__file__).parent / "fixtures"
 DIRECT = FIXTURES / "metrics_direct.npz"
 FIT = FIXTURES / "metrics_fit.npz"
 ATOL_DIRECT = 1e-5
 RTOL_FIT, ATOL_FIT = 1e-4, 1e-6
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
 
 
 _direct = _load(DIRECT)

@@ -9,7 +9,6 @@ the rules must agree with Keras itself, so that the step-by-step tests check gra
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,15 +17,11 @@ import gradfit.keras as K
 from gradfit import registry
 
 from .. import optimizer_rules as rules
+from .compare import ATOL, RTOL
+from .compare import load as _load
 from .record_optimizers import CASES, FIXTURES, build, train
 
-RTOL, ATOL = 1e-4, 1e-6
 PATHS = sorted(p for p in FIXTURES.glob("*.npz") if p.stem != "rules_float64")
-
-
-def _load(path: Path) -> dict:
-    with np.load(path) as f:
-        return {key: f[key] for key in f.files}
 
 
 def _close(actual, expected, what: str) -> None:
