@@ -427,3 +427,19 @@ def test_layer_names_as_keras():
         "gaussian_noise", "gaussian_dropout", "layer_normalization"
     ]  # fmt: skip
     assert L.Rescaling(1.0).name.startswith("rescaling") and L.Identity().name.startswith("identity")
+
+
+def test_rescaling_whose_scale_cannot_broadcast_is_refused_at_build_and_load():
+    import json
+
+    import gradfit as tf
+    from gradfit.saving import ModelFileError
+
+    K = tf.keras
+    with pytest.raises(ValueError, match="cannot apply to inputs of shape"):
+        K.Sequential([K.Input((4,)), K.layers.Rescaling([1.0, 2.0])])
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(5), K.layers.Rescaling([1.0] * 5), K.layers.Dense(1)])
+    config = json.loads(model.to_json())
+    config["config"]["layers"][2]["config"]["scale"] = [1.0, 2.0]
+    with pytest.raises(ModelFileError, match="cannot apply to inputs"):
+        K.models.model_from_json(json.dumps(config))

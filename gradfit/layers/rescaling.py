@@ -71,6 +71,16 @@ class Rescaling(Layer):
         return dx
 
     def compute_output_shape(self, input_shape):
+        example = tuple(1 if d is None else d for d in input_shape)
+        for what, value in (("scale", self.scale), ("offset", self.offset)):
+            try:
+                np.broadcast_shapes(example, np.shape(value))
+            except ValueError:
+                raise ValueError(
+                    f"Rescaling {self.name!r}: a {what} of shape {np.shape(value)} cannot apply to inputs of shape "
+                    f"{tuple(input_shape)}; it broadcasts against the last axes: give one number, or one per "
+                    "entry of the last axis."
+                ) from None
         return tuple(input_shape)
 
     def get_config(self):
