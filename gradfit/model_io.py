@@ -55,7 +55,7 @@ class DescribeAndSave:
             )
         return {"name": self.name, "trainable": self.trainable, "dtype": backend.floatx(), "layers": layers}
 
-    # ----------------------------------------------------------------- saving (Keras 3's formats; see the saving package)
+    # ----------------------------------------------------------------- saving (Keras 3 formats: gradfit.saving)
     @classmethod
     def from_config(cls, config, custom_objects=None) -> Sequential:
         """The model ``get_config()`` describes, with fresh weights; only gradfit's own layers are built."""
