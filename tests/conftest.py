@@ -24,6 +24,14 @@ def _clean_global_state():
     gradfit.keras.backend.clear_session()
 
 
+@pytest.fixture
+def float64():
+    """New layers and data in float64 for the test (finite-difference checks need its precision)."""
+    gradfit.backend.set_floatx("float64")
+    yield
+    gradfit.backend.set_floatx("float32")
+
+
 def load_npz(name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` from ``../shared/data/<name>`` beside the repository, or skip the test when the file is absent."""
     path = DATA_DIR / name

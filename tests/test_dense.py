@@ -9,15 +9,6 @@ from gradfit.keras import Input, Sequential
 from gradfit.layers import Dense
 
 
-@pytest.fixture
-def float64():
-    backend.set_floatx("float64")
-    try:
-        yield
-    finally:
-        backend.set_floatx("float32")
-
-
 def rel_error(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     denom = np.linalg.norm(a) + np.linalg.norm(b)

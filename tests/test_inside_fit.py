@@ -23,11 +23,6 @@ def _data(m=24, n=4, seed=0):
     return x, rng
 
 
-@pytest.fixture
-def float64():
-    gradfit.backend.set_floatx("float64")
-
-
 @pytest.mark.parametrize("hidden", SMOOTH + KINKED)
 @pytest.mark.parametrize(
     "loss_name",

@@ -11,38 +11,13 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import backend
 from gradfit.training import _Step, output_is_fused
+
+from .finite_differences import numeric as _numeric
+from .finite_differences import rel as _rel
 
 K = gradfit.keras
 L = gradfit.keras.layers
-
-
-@pytest.fixture
-def float64():
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx("float32")
-
-
-def _numeric(f, arr: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Centred differences of the scalar ``f()`` with respect to every entry of ``arr`` (changed in place)."""
-    grad = np.zeros(arr.shape)
-    flat, g = arr.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = f()
-        flat[i] = old - eps
-        minus = f()
-        flat[i] = old
-        g[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def _rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
 
 
 def _check_dx(layer, x, training=False, before=None):

@@ -4,22 +4,13 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import backend, optimizers
+from gradfit import optimizers
 from gradfit.keras import Input, Sequential
 from gradfit.layers import Dense
 
 from .optimizer_rules import CASES, GRADS, W0, adam, adam_alpha
 
 EPS = 1e-7
-
-
-@pytest.fixture
-def float64():
-    backend.set_floatx("float64")
-    try:
-        yield
-    finally:
-        backend.set_floatx("float32")
 
 
 def run(opt, w0=W0, grads=GRADS):

@@ -21,15 +21,6 @@ from gradfit.keras.losses import (
 )
 
 
-@pytest.fixture
-def float64():
-    tf.keras.backend.set_floatx("float64")
-    try:
-        yield
-    finally:
-        tf.keras.backend.set_floatx("float32")
-
-
 def frozen(layers, loss, metrics=None, input_dim=4) -> Sequential:
     model = Sequential(layers)
     model.build((None, input_dim))

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from callback_cases import CASES, build, build_callbacks, fit_kwargs  # noqa: E402
-from recording import add_trajectory, record_all, save, versions  # noqa: E402
+from recording import add_trajectory, glorot_weights, record_all, save, versions  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 MARGIN = 1e-3
@@ -53,14 +53,7 @@ def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
 def initial_weights(model, seed: int) -> list[np.ndarray]:
     """Glorot-uniform kernels and small non-zero biases, from NumPy (so both libraries start identically)."""
     rng = np.random.default_rng(2000 + seed)
-    out = []
-    for w in model.get_weights():
-        if w.ndim == 2:
-            limit = np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
-            out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
-        else:
-            out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
-    return out
+    return glorot_weights(model, rng)
 
 
 def check_margins(spec: dict, history: dict) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test imports this module
-from recording import add_trajectory, record_all, save, versions  # noqa: E402
+from recording import add_trajectory, fit_kwargs, glorot_weights, record_all, save, versions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "callbacks_more"
@@ -164,10 +164,6 @@ CASES: list[dict] = [
 ]
 
 
-def fit_kwargs(spec: dict) -> dict:
-    return {**spec["fit"], "shuffle": False, "verbose": 0}
-
-
 def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian inputs; labels from a random linear rule (thresholded for ``binary_crossentropy``), some flipped."""
     d = spec["data"]
@@ -199,14 +195,7 @@ def split(spec: dict, X: np.ndarray, y: np.ndarray) -> tuple[tuple, tuple | None
 def initial_weights(model, seed: int) -> list[np.ndarray]:
     """Glorot-uniform kernels and small non-zero biases, from NumPy (so both libraries start identically)."""
     rng = np.random.default_rng(2000 + seed)
-    out = []
-    for w in model.get_weights():
-        if w.ndim == 2:
-            limit = np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
-            out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
-        else:
-            out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
-    return out
+    return glorot_weights(model, rng)
 
 
 def build(K, spec: dict, n_features: int):

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cases import CASES, build, fit_kwargs  # noqa: E402
-from recording import DATA_DIR, add_trajectory, data_file, record_all, save, versions  # noqa: E402
+from recording import DATA_DIR, add_trajectory, data_file, glorot_weights, record_all, save, versions  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 DIGITS = DATA_DIR / "course_digits_01.npz"  # ../shared/data beside the repository
@@ -77,14 +77,7 @@ def initial_weights(model, seed: int, scale: float = 1.0) -> list[np.ndarray]:
     """Glorot-uniform kernels (times ``scale``) and small non-zero biases, from NumPy (so both libraries start
     identically)."""
     rng = np.random.default_rng(1000 + seed)
-    out = []
-    for w in model.get_weights():
-        if w.ndim == 2:
-            limit = scale * np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
-            out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
-        else:
-            out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
-    return out
+    return glorot_weights(model, rng, scale)
 
 
 def record(spec: dict) -> Path:

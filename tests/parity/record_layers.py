@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test imports this module
-from recording import DATA_DIR, add_trajectory, data_file, record_all, save, versions  # noqa: E402
+from recording import DATA_DIR, add_trajectory, data_file, fit_kwargs, record_all, save, versions  # noqa: E402
+from recording import build_sequential as build
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "layers"
@@ -173,26 +174,6 @@ LAYER_CASES: list[dict] = [
         "data": {"kind": "grid", "n": 100, "shape": [3, 4], "seed": 27},
     },
 ]
-
-
-def fit_kwargs(spec: dict) -> dict:
-    return {**spec["fit"], "shuffle": False, "verbose": 0}
-
-
-def build(K, spec: dict):
-    """The case's model, compiled, built with ``K`` (``keras`` or ``gradfit.keras``); weights not yet set."""
-    layers = [K.Input(shape=tuple(spec["input_shape"]))]
-    for class_name, kwargs in spec["layers"]:
-        layers.append(getattr(K.layers, class_name)(**kwargs))
-    model = K.Sequential(layers)
-    loss_name, loss_kwargs = spec["loss"]
-    opt_name, opt_kwargs = spec["optimizer"]
-    model.compile(
-        optimizer=getattr(K.optimizers, opt_name)(**opt_kwargs),
-        loss=getattr(K.losses, loss_name)(**loss_kwargs),
-        metrics=list(spec["metrics"]),
-    )
-    return model
 
 
 def weight_names(spec: dict) -> list[tuple[str, str]]:

@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test imports this module
 from record_layers import fit_kwargs, make_data  # noqa: E402
 from recording import REPO, add_trajectory, record_all, save, versions  # noqa: E402
+from recording import build_sequential as build
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "layers_new"
@@ -114,22 +115,6 @@ CASES: list[dict] = [
         "data": {"kind": "binary", "n": 64, "features": 4, "seed": 44},
     },
 ]
-
-
-def build(K, spec: dict):
-    """The case's model, compiled, built with ``K`` (``keras`` or ``gradfit.keras``); weights not yet set."""
-    layers = [K.Input(shape=tuple(spec["input_shape"]))]
-    for class_name, kwargs in spec["layers"]:
-        layers.append(getattr(K.layers, class_name)(**kwargs))
-    model = K.Sequential(layers)
-    loss_name, loss_kwargs = spec["loss"]
-    opt_name, opt_kwargs = spec["optimizer"]
-    model.compile(
-        optimizer=getattr(K.optimizers, opt_name)(**opt_kwargs),
-        loss=getattr(K.losses, loss_name)(**loss_kwargs),
-        metrics=list(spec["metrics"]),
-    )
-    return model
 
 
 def weight_names(spec: dict) -> list[tuple[str, str]]:

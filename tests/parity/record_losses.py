@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test imports this module
-from recording import add_trajectory, record_all, save, versions  # noqa: E402
+from recording import add_trajectory, fit_kwargs, glorot_weights, record_all, save, versions  # noqa: E402
+from recording import build_sequential as build
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "losses"
@@ -172,26 +173,6 @@ LOSS_CASES: list[dict] = [
 ]
 
 
-def fit_kwargs(spec: dict) -> dict:
-    return {**spec["fit"], "shuffle": False, "verbose": 0}
-
-
-def build(K, spec: dict):
-    """The case's model, compiled, built with ``K`` (``keras`` or ``gradfit.keras``); weights not yet set."""
-    layers = [K.Input(shape=tuple(spec["input_shape"]))]
-    for class_name, kwargs in spec["layers"]:
-        layers.append(getattr(K.layers, class_name)(**kwargs))
-    model = K.Sequential(layers)
-    loss_name, loss_kwargs = spec["loss"]
-    opt_name, opt_kwargs = spec["optimizer"]
-    model.compile(
-        optimizer=getattr(K.optimizers, opt_name)(**opt_kwargs),
-        loss=getattr(K.losses, loss_name)(**loss_kwargs),
-        metrics=list(spec["metrics"]),
-    )
-    return model
-
-
 def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     d = spec["data"]
     rng = np.random.default_rng(d["seed"])
@@ -228,14 +209,7 @@ def make_data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
 def initial_weights(spec: dict, model) -> list[np.ndarray]:
     """Glorot-uniform kernels (times ``init_scale``) and small biases from the case's seed."""
     rng = np.random.default_rng(3000 + spec["data"]["seed"])
-    out = []
-    for w in model.get_weights():
-        if w.ndim == 2:
-            limit = spec.get("init_scale", 1.0) * np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
-            out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
-        else:
-            out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
-    return out
+    return glorot_weights(model, rng, spec.get("init_scale", 1.0))
 
 
 def record(spec: dict) -> Path:

@@ -43,6 +43,41 @@ def add_trajectory(arrays: dict, history: dict, initial: list, final: list) -> N
         arrays[f"final/{i}"] = w
 
 
+def fit_kwargs(spec: dict) -> dict:
+    """A case's ``fit`` arguments, unshuffled and silent (fixtures compare epoch by epoch)."""
+    return {**spec["fit"], "shuffle": False, "verbose": 0}
+
+
+def build_sequential(K, spec: dict):
+    """A case's model, ``Input(input_shape)`` then ``[(layer class, kwargs), …]``, compiled with its loss, optimizer
+    and metrics, built with ``K`` (``keras`` or ``gradfit.keras``); weights not yet set."""
+    layers = [K.Input(shape=tuple(spec["input_shape"]))]
+    for class_name, kwargs in spec["layers"]:
+        layers.append(getattr(K.layers, class_name)(**kwargs))
+    model = K.Sequential(layers)
+    loss_name, loss_kwargs = spec["loss"]
+    opt_name, opt_kwargs = spec["optimizer"]
+    model.compile(
+        optimizer=getattr(K.optimizers, opt_name)(**opt_kwargs),
+        loss=getattr(K.losses, loss_name)(**loss_kwargs),
+        metrics=list(spec["metrics"]),
+    )
+    return model
+
+
+def glorot_weights(model, rng: np.random.Generator, scale: float = 1.0) -> list[np.ndarray]:
+    """Glorot-uniform kernels (times ``scale``) and small non-zero biases, drawn from ``rng`` in ``get_weights``
+    order, so that both libraries start from the same weights."""
+    out = []
+    for w in model.get_weights():
+        if w.ndim == 2:
+            limit = scale * np.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+            out.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
+        else:
+            out.append(rng.uniform(-0.1, 0.1, size=w.shape).astype(np.float32))
+    return out
+
+
 def save(folder: Path, name: str, arrays: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.npz"
