@@ -26,11 +26,33 @@ class DescribeAndSave:
         return text
 
     # ----------------------------------------------------------------- description
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions=None,
+        print_fn=None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range=None,
+    ) -> None:
+        """Print Keras 3's table of the layers, their output shapes and parameter counts, and the totals.
+
+        ``line_length`` defaults to Keras's ``min(88, terminal columns - 4)`` (76 in a pipe or Jupyter);
+        ``positions`` are where the columns end, as fractions of the line (default ``[0.45, 0.80, 1.0]``);
+        ``show_trainable`` adds a ``Trainable`` column (Y / N / - for a layer without weights); ``layer_range``
+        (two names or regular expressions) shows only the layers from the first to the second.
+        ``print_fn`` gets the whole text at once, ending in a newline, as Keras hands it over."""
         from .summary import summary_text
 
-        text = summary_text(self)
-        (print_fn or print)(text)
+        # expand_nested only shows the layers of nested models: a Sequential of gradfit's layers has none
+        self._name_layer_weights()  # the weights' paths carry the model's name from now on, as in Keras
+        text = summary_text(
+            self, line_length=line_length, positions=positions, show_trainable=show_trainable, layer_range=layer_range
+        )
+        if print_fn is None:
+            print(text)
+        else:
+            print_fn(text + "\n")
 
     def get_config(self) -> dict:
         layers = []

@@ -123,6 +123,7 @@ class Sequential(DescribeAndSave):
         if self.built and self._output_shape is not None:  # build just the new layer on the last one's output
             try:
                 self._output_shape = self._build_layer(layer, self._output_shape)
+                self._name_layer_weights([layer])  # the new layer only: add stays O(1)
             except Exception:
                 self._layers.pop()
                 self._names.discard(layer.name)
@@ -201,6 +202,7 @@ class Sequential(DescribeAndSave):
         self._input_shape = (None,) + tuple(input_shape)[1:]
         self._output_shape = shape
         self.built = True
+        self._name_layer_weights()
 
     @staticmethod
     def _build_layer(layer: Layer, shape: tuple) -> tuple:
@@ -272,53 +274,67 @@ class Sequential(DescribeAndSave):
 
     @property
     def input(self) -> SymbolicTensor:
+        """The model's symbolic input: its ``shape`` is a tuple (``== (None, 400)``, as Keras 3) that also has
+        Keras 2's ``as_list()`` (``[None, 400]``). The model must be built (start it with ``Input(shape=…)``)."""
+        self._name_layer_weights()
         return SymbolicTensor(self.input_shape, name="input")
 
     inputs = property(lambda self: [self.input])
 
     @property
     def output(self) -> SymbolicTensor:
+        """The model's symbolic output (the last layer's), its ``shape`` as :attr:`input`'s."""
+        self._name_layer_weights()
         return SymbolicTensor(self.output_shape, name=self.layers[-1].name)
 
     outputs = property(lambda self: [self.output])
 
     # ----------------------------------------------------------------- weights
+    def _name_layer_weights(self, layers=None) -> None:
+        """Give the layers this model built (``layers``: all) its name as their weights' path prefix
+        (``my_model/dense_2/kernel``), as Keras names the variables a model creates; a layer built on its own, or
+        by another model, keeps its."""
+        if not self.built:
+            return
+        for layer in self._stack() if layers is None else layers:
+            if layer.built and getattr(layer, "_keras_path_prefix", None) is None:
+                layer._keras_path_prefix = self.name
+
     @property
     def weights(self) -> list[np.ndarray]:
+        """Every layer's weights in order, as Keras 3 ``Variable`` views (see ``Layer.weights``)."""
+        self._name_layer_weights()
         return [w for layer in self.layers for w in layer.weights]
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
+        self._name_layer_weights()
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
+        self._name_layer_weights()
         return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def get_weights(self) -> list[np.ndarray]:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights, *, check_finite: bool = True) -> None:
-        """Copy ``weights`` (in ``get_weights`` order) into the layers, checking every shape first (and that they
-        are finite, unless ``check_finite=False``: values the model held itself, restored as they were)."""
+        """Copy ``weights`` (in ``get_weights`` order) into the layers, once every array of every layer is checked
+        (shape, numbers, finite and within the weights' dtype range, unless ``check_finite=False``: values the
+        model held itself, restored as they were): on error no weight has changed."""
         weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self.layers)
+        layers = self.layers
+        expected = sum(len(layer.weights) for layer in layers)
         if len(weights) != expected:
             raise ValueError(f"set_weights: the model has {expected} weight arrays, got {len(weights)}.")
-        i = 0
-        staged = []
-        for layer in self.layers:
-            n = len(layer.weights)
-            staged.append((layer, weights[i : i + n]))
-            for spec, w in zip(layer.trainable_specs + layer.non_trainable_specs, weights[i : i + n]):
-                if np.shape(w) != tuple(spec.shape):
-                    raise ValueError(
-                        f"set_weights: layer {layer.name!r} weight {spec.name!r} has shape {tuple(spec.shape)}, "
-                        f"got {np.shape(w)}."
-                    )
+        checked, i = [], 0
+        for layer in layers:
+            n = len(layer.trainable_specs) + len(layer.non_trainable_specs)
+            checked += layer._checked_weights(weights[i : i + n], check_finite)
             i += n
-        for layer, ws in staged:
-            layer.set_weights(ws, check_finite=check_finite)
+        for (layer, name), w in checked:
+            getattr(layer, name)[...] = w
 
     def count_params(self) -> int:
         if not self.built:
@@ -349,18 +365,22 @@ class Sequential(DescribeAndSave):
 
         ``optimizer`` defaults to RMSprop, as in Keras.
         """
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("compile: loss_weights and weighted_metrics are not supported by gradfit yet.")
+        loss_weight = training.single_loss_weight(loss_weights)
         opt = optimizers.get(optimizer)
         loss_obj = losses.get(loss) if loss is not None else None
-        metric_ids = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-        for m in metric_ids:  # fail now on unknown names; 'accuracy' is resolved once the shapes are known
+        metric_ids = training.metric_identifiers(metrics, "metrics")
+        weighted_ids = training.metric_identifiers(weighted_metrics, "weighted_metrics")
+        for m in metric_ids + weighted_ids:  # fail now on unknown names; 'accuracy' is resolved once shapes are known
             if not (isinstance(m, str) and m.lower() in ("accuracy", "acc")):
                 metrics_module.get(m)
         self.optimizer = opt
         self.loss = loss
         self._loss = loss_obj
+        self._loss_weights = loss_weights  # as given (the compile config); the factor on the loss: _loss_weight
+        self._loss_weight = loss_weight
         self._metric_ids = metric_ids
+        self._weighted_metric_ids = weighted_ids
+        self._metric_weighted = []
         self.compiled_metrics = []
         self._metrics_shapes = None
         self.compiled = True
@@ -368,23 +388,37 @@ class Sequential(DescribeAndSave):
             advice.check_model(self)
 
     # ----------------------------------------------------------------- what the loss is computed from
-    def _fused_output(self) -> Layer | None:
-        """The output layer if the loss is computed from its logits ``z`` (it undoes the layer's activation
-        exactly: sigmoid with binary cross-entropy, softmax with the categorical ones, as TensorFlow's Keras
-        fuses them), else None. That layer then takes ``dJ/dz`` in ``backward_from_logits``."""
+    def _fused_output(self, training: bool = False) -> Layer | None:
+        """The layer whose logits ``z`` the loss is computed from (it undoes the layer's activation exactly:
+        sigmoid with binary cross-entropy, softmax with the categorical ones, as TensorFlow's Keras fuses them),
+        else None: the output layer, or the last layer before trailing layers that pass their input through in
+        this mode (``training.passes_input_through``: Identity, Dropout at inference …). That layer then takes
+        ``dJ/dz`` in ``backward_from_logits``."""
+        from .training import passes_input_through  # the argument `training` hides the module
+
         stack = self._stack()
         if self._loss is None or not stack:
             return None
-        out = stack[-1]
+        at = len(stack) - 1
+        while at > 0 and passes_input_through(stack[at], training):
+            at -= 1
+        out = stack[at]
         return out if out.fuses_with(self._loss) else None
 
-    def _loss_inputs(self, output: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(a, z)`` the loss is computed from after a forward pass: the model's output ``a = f(x)``
-        (``output``, else the output layer's last ``a``) and, where the loss is fused with the output layer,
-        that layer's logits ``z`` (else None)."""
+    def _loss_inputs(
+        self, output: np.ndarray | None = None, training: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(a, z)`` the loss is computed from after a forward pass in mode ``training``: the model's output
+        ``a = f(x)`` (``output``, else the output layer's last ``a``) and, where the loss is fused with a layer's
+        activation, that layer's logits ``z`` (else None)."""
         stack = self._stack()
-        a = stack[-1].a if output is None else output
-        fused = self._fused_output()
+        a = output if output is not None else getattr(stack[-1], "a", None)
+        if a is None:
+            raise ValueError(
+                f"_loss_inputs: the output layer {stack[-1].name!r} does not keep its output; pass the model's "
+                "output (the result of the forward pass)."
+            )
+        fused = self._fused_output(training)
         if fused is None:
             return a, None
         z = fused.z
@@ -399,10 +433,12 @@ class Sequential(DescribeAndSave):
         if isinstance(x, SymbolicTensor):
             if not self.built:
                 self.build(x.shape)
+            self._name_layer_weights()
             return SymbolicTensor(self.output_shape_for(x.shape), name=self.layers[-1].name)
         x = data.as_input_array(self, x, "x")
         if not self.built:
             self.build((None,) + x.shape[1:])
+        self._name_layer_weights()
         self._ensure_bound()
         x = np.ascontiguousarray(x, dtype=data.model_dtype(self))
         with np.errstate(over="ignore", under="ignore"):
@@ -447,6 +483,7 @@ class Sequential(DescribeAndSave):
             sample_weight=sample_weight,
             initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
             validation_batch_size=validation_batch_size,
             validation_freq=validation_freq,
         )
@@ -470,13 +507,14 @@ class Sequential(DescribeAndSave):
             batch_size=batch_size,
             verbose=verbose,
             sample_weight=sample_weight,
+            steps=steps,
             callbacks=callbacks,
             return_dict=return_dict,
         )
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
         """``f(x)`` for every row of ``x``, as a NumPy array ``(m, units)``."""
-        return training.predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
+        return training.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         return training.train_on_batch(
@@ -484,11 +522,13 @@ class Sequential(DescribeAndSave):
         )
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        data.refuse_unsupported_source(x, "x")  # before len(x)
         return training.evaluate(
             self, x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight, return_dict=return_dict
         )
 
     def predict_on_batch(self, x) -> np.ndarray:
+        data.refuse_unsupported_source(x, "x")  # before len(x)
         return training.predict(self, x, batch_size=len(x), verbose=0)
 
     # ----------------------------------------------------------------- looking inside fit

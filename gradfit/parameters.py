@@ -13,18 +13,36 @@ This module owns everything about that storage, so that nothing else depends on 
 * the optimizer state vectors (``Slot``), shaped like the parameters and possibly kept divided by a
   constant, with Keras's value readable and writable per weight;
 * weight attributes (``weight_attribute``): ``layer.kernel = array`` copies ``array`` into the storage
-  (shape- and finiteness-checked) instead of rebinding the attribute away from the model's vector.
+  (shape- and finiteness-checked) instead of rebinding the attribute away from the model's vector;
+* a weight's first values (``new_weight``): drawn straight into the model's vector when the model's layout is
+  known before its layers are built (``preallocated``: the safe loader knows it from the config), so that
+  building a model costs its weights' size once, not twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import threading
 
 import numpy as np
 
+from . import initializers
 from .backend import dot, floatx
 
-__all__ = ["ParameterStore", "Slot", "assign", "declare", "outer_into", "replace", "weight_attribute"]
+__all__ = [
+    "ParameterStore",
+    "Slot",
+    "assign",
+    "checked_value",
+    "declare",
+    "new_gradient",
+    "new_weight",
+    "outer_into",
+    "preallocated",
+    "replace",
+    "weight_attribute",
+]
 
 #: matrices with at least this many entries are stored row-major (see ``_matrix_order``)
 _ROW_MAJOR_SIZE = 32_768
@@ -114,10 +132,14 @@ class ParameterStore:
         """
         owners = [(layer, s.name) for layer in layers for s in layer.trainable_specs]
         current = [getattr(layer, name) for layer, name in owners]
+        store = _adopt_pending(owners, current)
+        if store is not None:  # the layers were built into a vector laid out for them: nothing to copy
+            return store
         dtypes = {np.dtype(w.dtype) for w in current}
         dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype(floatx())
         store = cls([w.shape for w in current], dtype)
-        for i, ((layer, name), old) in enumerate(zip(owners, current)):
+        for i, (layer, name) in enumerate(owners):
+            old, current[i] = current[i], None  # the old weight is freed once copied, unless someone keeps it
             value, grad = store.view(store.values, i), store.view(store.grads, i)
             value[...] = old
             old_grad = getattr(layer, "grad_" + name, None)
@@ -126,6 +148,7 @@ class ParameterStore:
             for stale in (old, old_grad):
                 if isinstance(stale, np.ndarray) and stale is not value and stale is not grad:
                     stale.flags.writeable = False
+            old = old_grad = stale = None
         store._owners = owners
         return store
 
@@ -266,13 +289,23 @@ def declare(cls: type, name: str) -> None:
 def assign(layer, name: str, value, check_finite: bool = True) -> None:
     """Copy ``value`` into the array ``layer.<name>`` holds, or raise ``ValueError`` leaving it unchanged."""
     current = getattr(layer, _STORAGE + name)
+    arr = checked_value(layer, name, current, value, check_finite, kinds="biuf")
+    current[...] = arr
+
+
+def checked_value(layer, name: str, current: np.ndarray, value, check_finite: bool = True, kinds="iuf"):
+    """``value`` as an array that can be copied into the weight ``current`` of ``layer`` without loss, or a
+    ``ValueError`` naming the layer and the weight: numbers (dtype kind in ``kinds``) of ``current``'s shape,
+    and, unless ``check_finite=False`` (values the model held itself, restored as they were), finite, within
+    the range of ``current``'s dtype (a float64 1e300 would become infinity in float32), and whole numbers
+    for an integer weight."""
     if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
         value = value.numpy()
     try:
         arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"Layer {layer.name!r}: cannot assign {type(value).__name__} to {name!r}: {exc}") from None
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in kinds or arr.dtype.names is not None:
         raise ValueError(f"Layer {layer.name!r}: {name!r} must be assigned numbers, got dtype {arr.dtype}.")
     if arr.shape != current.shape:
         raise ValueError(
@@ -280,9 +313,113 @@ def assign(layer, name: str, value, check_finite: bool = True) -> None:
             "Assigning copies new values into the weight (a view into the model's parameter vector), so "
             "the shape must match; build a new layer for another shape."
         )
-    if check_finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if not check_finite or not arr.size:
+        return arr
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"Layer {layer.name!r}: {name!r} must be assigned finite numbers (no NaN or infinity).")
-    current[...] = arr
+    target = current.dtype
+    if (
+        target.kind == "f"
+        and arr.dtype.kind in "iuf"
+        and (arr.dtype.kind != "f" or arr.dtype.itemsize > target.itemsize)
+    ):
+        largest = float(np.finfo(target).max)
+        if arr.max() > largest or arr.min() < -largest:
+            raise ValueError(
+                f"Layer {layer.name!r}: {name!r} is {target}, whose numbers lie within ±{float(largest):.4g}; "
+                f"got values up to {float(max(abs(arr.max()), abs(arr.min()))):.4g}, which would become infinity."
+            )
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        if arr.dtype.kind == "f" and not (arr == np.round(arr)).all():
+            raise ValueError(f"Layer {layer.name!r}: {name!r} holds whole numbers ({target}), got fractions.")
+        if arr.dtype.kind in "iuf" and (arr.min() < info.min or arr.max() > info.max):
+            raise ValueError(f"Layer {layer.name!r}: {name!r} is {target}; got values beyond its range.")
+    return arr
+
+
+# --------------------------------------------------------------------------------------- a weight's first values
+
+_PENDING = threading.local()  # per thread: [store laid out ahead of a build, index of its next weight] or None
+
+
+@contextlib.contextmanager
+def preallocated(shapes: list[tuple], dtype):
+    """Within this context, the trainable weights that layers create (``add_weight``), in order, are drawn
+    straight into one new store laid out for ``shapes``, and the first model gathering exactly those weights
+    takes that store as it is (``ParameterStore.gather``): building costs the weights' size once, not twice.
+
+    A build that creates other weights than announced (another shape, dtype or order) simply falls back to
+    fresh arrays and a copy when gathered: the layout is an offer, never a constraint.
+    """
+    store = ParameterStore(shapes, dtype)  # np.empty: the memory is touched only as the weights are drawn
+    previous = getattr(_PENDING, "state", None)
+    _PENDING.state = [store, 0]
+    try:
+        yield store
+    finally:
+        _PENDING.state = previous
+
+
+def _pending_view(layer, shape, dtype, trainable: bool) -> np.ndarray | None:
+    state = getattr(_PENDING, "state", None)
+    if state is None or not (trainable and layer.trainable):
+        return None
+    store, i = state
+    if i >= len(store.shapes) or store.shapes[i] != tuple(shape) or store.dtype != np.dtype(dtype):
+        _PENDING.state = None  # the build left the announced layout: no more views from it
+        return None
+    state[1] = i + 1
+    return store.view(store.values, i)
+
+
+def _adopt_pending(owners, current) -> ParameterStore | None:
+    """The pending store, if ``current`` (the weights being gathered) are exactly its views, in order."""
+    state = getattr(_PENDING, "state", None)
+    if state is None:
+        return None
+    store, used = state
+    if not (used == len(store.shapes) == len(current)):
+        return None
+    for i, w in enumerate(current):
+        v = store.view(store.values, i)
+        if not (
+            isinstance(w, np.ndarray)
+            and w.base is store.values
+            and w.shape == v.shape
+            and w.strides == v.strides
+            and w.ctypes.data == v.ctypes.data
+        ):
+            return None
+    _PENDING.state = None  # one model takes it
+    for i, (layer, name) in enumerate(owners):
+        grad = getattr(layer, "grad_" + name, None)
+        if not (isinstance(grad, np.ndarray) and grad.base is store.grads):
+            replace(layer, "grad_" + name, store.view(store.grads, i))
+    store._owners = list(owners)
+    return store
+
+
+def new_weight(layer, name: str, shape, dtype, initializer, trainable: bool) -> np.ndarray:
+    """The array of a weight ``layer`` creates, holding ``initializer``'s values in ``dtype``: a view into the
+    pending store when one was laid out for it (``preallocated``), else an array of its own. Non-finite
+    initial values are refused (``initializers.initial_value``)."""
+    view = _pending_view(layer, shape, dtype, trainable)
+    return initializers.initial_value(initializer, shape, dtype, layer.name, name, out=view)
+
+
+def new_gradient(value: np.ndarray) -> np.ndarray:
+    """Zeros shaped and laid out like the weight ``value``: its gradient (the pending store's when ``value`` is
+    a view into it; else ``np.zeros``, whose pages the system provides only when first written)."""
+    state = getattr(_PENDING, "state", None)
+    if state is not None and value.base is state[0].values:
+        store = state[0]
+        offset = (value.ctypes.data - store.values.ctypes.data) // store.dtype.itemsize
+        for i, seg in enumerate(store.segments):
+            if seg.start == offset and store.shapes[i] == value.shape:
+                return store.view(store.grads, i)
+    order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+    return np.zeros(value.shape, dtype=value.dtype, order=order)
 
 
 def replace(layer, name: str, array: np.ndarray) -> None:

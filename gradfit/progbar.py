@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 _BAR = "━"
 
 
@@ -23,7 +25,10 @@ def _interactive(stream) -> bool:
         return False
 
 
-def format_value(value: float) -> str:
+def format_value(value) -> str:
+    """Keras's figure for a logged value; an array-valued metric (F1Score per class) shows its mean, as Keras."""
+    if not isinstance(value, float):
+        value = float(np.mean(value))
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 

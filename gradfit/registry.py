@@ -1,5 +1,5 @@
 """One table per kind of object: every layer, activation, loss, optimizer, metric, initializer, regularizer,
-learning-rate schedule and callback declares itself here once, with its Keras name, aliases and module.
+constraint, learning-rate schedule and callback declares itself here once, with its Keras name, aliases and module.
 
 Everything that needs to know "which classes of this kind exist" derives from these tables: each module's
 ``get()``, the "did you mean …" suggestions, the safe loader's allow-list, serialization, and the error
@@ -25,6 +25,7 @@ import re
 __all__ = [
     "ACTIVATIONS",
     "CALLBACKS",
+    "CONSTRAINTS",
     "INITIALIZERS",
     "LAYERS",
     "LOSSES",
@@ -208,6 +209,7 @@ OPTIMIZERS = Registry("optimizer", "keras.optimizers")
 METRICS = Registry("metric", "keras.metrics")
 INITIALIZERS = Registry("initializer", "keras.initializers")
 REGULARIZERS = Registry("regularizer", "keras.regularizers")
+CONSTRAINTS = Registry("constraint", "keras.constraints")
 SCHEDULES = Registry("learning-rate schedule", "keras.optimizers.schedules")
 CALLBACKS = Registry("callback", "keras.callbacks")
 
@@ -222,6 +224,7 @@ def all_registries() -> dict[str, Registry]:
         "metrics": METRICS,
         "initializers": INITIALIZERS,
         "regularizers": REGULARIZERS,
+        "constraints": CONSTRAINTS,
         "schedules": SCHEDULES,
         "callbacks": CALLBACKS,
     }

@@ -18,6 +18,7 @@ the data is shuffled with one gather per epoch, and all weights and gradients ar
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 import weakref
@@ -25,12 +26,37 @@ import weakref
 import numpy as np
 
 from . import backend
-from .callbacks import CallbackList, History, ProgbarLogger
-from .data import Data, as_input_array, batches, fit_data, model_dtype, positive_int, verbosity
+from .callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
+from .data import (
+    Data,
+    EpochBatches,
+    as_input_array,
+    fit_data,
+    model_dtype,
+    optional_steps,
+    positive_int,
+    refuse_unsupported_source,
+    verbosity,
+)
 from .metrics import Metric
 from .progbar import Progbar
 
-__all__ = ["compute_gradients", "evaluate", "fit", "forward", "predict", "train_on_batch"]
+__all__ = [
+    "NonFiniteLossError",
+    "compute_gradients",
+    "evaluate",
+    "fit",
+    "forward",
+    "passes_input_through",
+    "predict",
+    "train_on_batch",
+]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """``fit`` stopped because a batch's loss was NaN or infinite (the weights and the optimizer's state were put
+    back as they were at the end of the last epoch whose losses were all finite)."""
+
 
 # ------------------------------------------------------------------------------------------- the step
 
@@ -42,34 +68,74 @@ def forward(model, x: np.ndarray, training: bool = False) -> np.ndarray:
     return x
 
 
-def output_is_fused(model) -> bool:
+def output_is_fused(model, training: bool = True) -> bool:
     """Whether the loss is computed from the output layer's logits (sigmoid + binary cross-entropy,
     softmax + categorical cross-entropy), exactly as TensorFlow's Keras does."""
-    return model._fused_output() is not None
+    return model._fused_output(training) is not None
+
+
+def passes_input_through(layer, training: bool) -> bool:
+    """Whether ``layer`` returns its input itself in this mode (Keras's ``call`` returns ``inputs``): Identity,
+    ``Activation('linear')``, and Dropout, GaussianNoise, GaussianDropout at inference or with a rate (stddev) of 0.
+
+    TensorFlow's Keras finds the logits of a sigmoid or softmax on the tensor object it produced
+    (``output._keras_logits``), so a cross-entropy is computed from the logits through such layers (recorded:
+    label 0, logit 50 through a trailing Dropout gives 50.0 in ``evaluate`` and ``test_on_batch``), but not through
+    any layer that computes a new tensor: Dropout(0.5) while training, BatchNormalization, LayerNormalization,
+    Rescaling (even scale 1), Flatten (the sigmoid's output is clipped there: 16.1). A layer with an activity
+    regularizer is not passed through (its penalty's gradient needs its own backward)."""
+    from .layers.activation_layers import Activation
+    from .layers.dropout import Dropout
+    from .layers.identity import Identity
+    from .layers.noise import GaussianDropout, GaussianNoise
+
+    if getattr(layer, "activity_regularizer", None) is not None:
+        return False
+    if isinstance(layer, Identity):
+        return True
+    if isinstance(layer, Activation):
+        return getattr(layer.activation, "__name__", None) == "linear"
+    if isinstance(layer, Dropout):
+        return not training or layer.rate == 0
+    if isinstance(layer, GaussianNoise):
+        return not training or layer.stddev == 0
+    if isinstance(layer, GaussianDropout):
+        return not training or layer.rate == 0
+    return False
 
 
 class _Step:
-    """The per-batch training step with everything it needs looked up once."""
+    """The per-batch training step with everything it needs looked up once.
 
-    def __init__(self, model, training: bool = True):
+    ``training``: whether it will update the weights (an optimizer and gradients); ``forward_training``: the mode
+    of the layers' forward pass (Dropout active), which also decides whether the loss reads logits through a
+    trailing layer (``passes_input_through``). ``gradients(…, training=…)`` may switch the mode.
+    """
+
+    def __init__(self, model, training: bool = True, forward_training: bool | None = None):
         self.model = model
         self.layers = model.layers
         self.loss = model._loss
-        #: the output layer when the loss reads its logits z (it then takes dJ/dz in backward_from_logits)
-        self.logits_layer = model._fused_output()
-        self.fused = self.logits_layer is not None
         #: outputs (m, …, units): the loss has one value per (m, …) entry, and Keras's mean is over all of them;
         #: Dense then keeps z as (m * …, units), which the loss sees shaped like the output
         self.nd_output = len(model.output_shape) > 2
-        self.reshape_logits = self.fused and self.nd_output
         self.batch_sum_and_grad = self.loss.batch_sum_and_grad  # J and dJ/dz from one call
         # J = (1/m) sum_i w_i L_i: the division by m, by far the common reduction, multiplies by a cached 1/m
         self.per_batch_mean = self.loss.reduction in ("sum_over_batch_size", "mean")
+        #: compile(loss_weights=…): the factor on the loss (not on the penalties, as Keras's compute_loss); None: 1
+        self.loss_weight = getattr(model, "_loss_weight", None)
         self._inverses: dict = {}
         # Keras adds the penalties of trainable weights only (a frozen layer's regularizer no longer counts)
         self.penalized = [
             (s.regularizer, layer, s.name) for layer in self.layers for s in layer.trainable_specs if s.regularizer
         ]
+        #: layers whose forward pass stores the penalty of their output (activity_regularizer), added to J
+        self.activity = [layer for layer in self.layers if getattr(layer, "activity_regularizer", None) is not None]
+        trainable = [i for i, layer in enumerate(self.layers) if layer.trainable_specs]
+        first = trainable[0] if trainable else len(self.layers)
+        self._backward_all = self.layers[first:][::-1]
+        self._fusions: dict = {}
+        self._use_mode(training if forward_training is None else forward_training)
         if not training:
             return
         store = model.parameter_store
@@ -77,14 +143,16 @@ class _Step:
         self.optimizer = model.optimizer
         self.params = store.values
         self.grads = store.grads
-        self.regularized = [
-            (s.regularizer, layer, s.name) for layer in self.layers for s in layer.trainable_specs if s.regularizer
+        self.regularized = self.penalized
+        #: Keras applies a trainable weight's constraint after each optimizer update
+        self.constrained = [
+            (s.constraint, layer, s.name)
+            for layer in self.layers
+            for s in layer.trainable_specs
+            if getattr(s, "constraint", None) is not None
         ]
-        trainable = [i for i, layer in enumerate(self.layers) if layer.trainable_specs]
-        first = trainable[0] if trainable else len(self.layers)
         for i, layer in enumerate(self.layers):
             layer.skip_input_grad = i == first
-        self.backward_layers = self.layers[first:][::-1]
         opt = self.optimizer
         if opt is not None:
             owner = opt.__dict__.get("_model")
@@ -100,11 +168,27 @@ class _Step:
                 opt.rebuild(store)  # the model re-gathered its weights: each keeps its state
             opt._model = weakref.ref(model)
 
+    def _use_mode(self, training: bool) -> None:
+        """The fusion of the loss with the output for this forward mode, and the layers backward runs through:
+        with a fused loss, from the logits layer down (the trailing layers it passes through are the identity)."""
+        if training not in self._fusions:
+            logits_layer = self.model._fused_output(training)
+            backward = self._backward_all
+            if logits_layer is not None:
+                at = next((i for i, layer in enumerate(backward) if layer is logits_layer), None)
+                backward = [] if at is None else backward[at:]
+            self._fusions[training] = (logits_layer, backward)
+        self.mode = training
+        #: the layer whose logits z the loss reads (it then takes dJ/dz in backward_from_logits), or None
+        self.logits_layer, self.backward_layers = self._fusions[training]
+        self.fused = self.logits_layer is not None
+        self.reshape_logits = self.fused and self.nd_output
+
     def loss_and_output_grad(self, y, sw, m, a=None):
         """``J`` for the batch (before penalties) and ``dJ/dz`` for the output layer (``dJ/da`` when the loss
         is not fused with it), from the last forward pass; ``a`` is its output (None: ask the model)."""
         if a is None:
-            a, z = self.model._loss_inputs()
+            a, z = self.model._loss_inputs(None, self.mode)
         elif self.logits_layer is None:  # what model._loss_inputs(a) gives, without deciding the fusion again
             z = None
         else:
@@ -117,21 +201,32 @@ class _Step:
         # the reduction: J = (1/m) sum_i w_i L_i, or the loss's other divisor
         if self.nd_output:
             m = a.size // a.shape[-1]
+        weight = self.loss_weight
         if self.per_batch_mean:
             np.multiply(d, self._inverse(m, d.dtype), out=d)  # in place: d is the loss's fresh array
-            return total / m, d
+            return (total / m if weight is None else total / m * weight), d
         divisor = self.loss.batch_divisor(m, sw)
+        # reduction=None: Keras differentiates the sum of the per-example values but logs their mean
+        logged = total / m if self.loss.reduction in (None, "none") else total / divisor
+        if weight is not None:
+            np.multiply(d, np.asarray(weight / divisor, d.dtype), out=d)
+            return logged * weight, d
         if divisor != 1.0:
             np.multiply(d, np.asarray(1 / divisor, d.dtype), out=d)
-            total /= divisor
-        return total, d
+        return logged, d
 
     def _inverse(self, m: int, dtype) -> np.ndarray:
-        """``1/m`` as a 0-d array of the gradient's type (a Python float operand costs ~0.4 us a call)."""
+        """``1/m`` (times the loss weight) as a 0-d array of the gradient's type (a Python float operand costs
+        ~0.4 us a call)."""
         key = (m, dtype)
         if key not in self._inverses:
-            self._inverses[key] = np.asarray(1 / m, dtype=dtype)
+            scale = 1 / m if self.loss_weight is None else self.loss_weight / m
+            self._inverses[key] = np.asarray(scale, dtype=dtype)
         return self._inverses[key]
+
+    def activity_penalty(self) -> float:
+        """The activity regularizers' penalties of the last forward pass (each layer stores its own)."""
+        return sum(layer.activity_penalty for layer in self.activity)
 
     def penalty(self) -> float:
         return sum(reg.penalty(getattr(layer, name)) for reg, layer, name in self.penalized) if self.penalized else 0.0
@@ -149,12 +244,16 @@ class _Step:
 
     def gradients(self, x, y, sw, training: bool = True) -> tuple[float, np.ndarray]:
         """Forward, cost and backward on a batch: fills every ``grad_*`` array; returns ``J`` and ``f(x)``."""
+        if training != self.mode:
+            self._use_mode(training)
         a = x
         for layer in self.layers:
             a = layer.forward(a, training)
         value, d = self.loss_and_output_grad(y, sw, x.shape[0], a)
         if self.penalized:
             value += self.penalty()
+        if self.activity:
+            value += self.activity_penalty()
         if self.backward_layers:
             self.backward(d)
         return value, a
@@ -164,6 +263,9 @@ class _Step:
         value, a = self.gradients(x, y, sw)
         if self.backward_layers:
             self.optimizer.apply(self.params, self.grads)
+            if self.constrained:
+                for constraint, layer, name in self.constrained:
+                    constraint.apply(getattr(layer, name))
         return value, a
 
 
@@ -185,6 +287,118 @@ def _require_compiled(model, who: str) -> None:
         )
 
 
+def _metric_plan(model, kinds: dict) -> list[tuple[Metric, np.ndarray, bool]]:
+    """``(metric, its targets, weighted)`` for each compiled metric: ``compile(metrics=…)`` ignore the sample
+    weights, as in Keras 3; ``weighted_metrics`` take them (class weights included)."""
+    flags = getattr(model, "_metric_weighted", None) or [False] * len(model.compiled_metrics)
+    return [(metric, kinds[metric.target_kind], weighted) for metric, weighted in zip(model.compiled_metrics, flags)]
+
+
+def single_loss_weight(loss_weights) -> float | None:
+    """``compile(loss_weights=…)`` for a model with one output, as Keras 3.15's ``CompileLoss``: a float, or a
+    list / tuple / dict holding one number (any key: Keras flattens it), multiplies the loss (not the
+    regularization penalties, which ``compute_loss`` adds after). None: no factor."""
+    if loss_weights is None:
+        return None
+    if isinstance(loss_weights, bool) or not isinstance(loss_weights, (float, list, tuple, dict)):
+        raise ValueError(
+            "compile: loss_weights must be a float (one output) or a list, tuple or dict of one number, as in Keras; "
+            f"got {loss_weights!r} of type {type(loss_weights).__name__} (write 2.0, not 2)."
+        )
+    values = list(loss_weights.values()) if isinstance(loss_weights, dict) else loss_weights
+    if not isinstance(values, float):
+        if len(values) != 1:
+            raise ValueError(
+                f"compile: loss_weights must match the number of losses: the model has 1 loss, got {len(values)} "
+                f"weights ({loss_weights!r})."
+            )
+        values = values[0]
+    if isinstance(values, bool) or not isinstance(values, numbers.Real) or not math.isfinite(float(values)):
+        raise ValueError(f"compile: the loss weight must be a finite number, got {values!r}.")
+    return float(values)
+
+
+def metric_identifiers(metrics, name: str) -> list:
+    """``compile(metrics=…)`` / ``compile(weighted_metrics=…)`` as a list (one output: a dict's values in key
+    order, as Keras's ``tree.flatten``; a single metric is taken as a list of one)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        return [metrics[k] for k in sorted(metrics)]
+    return list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+
+
+def callback_list(callbacks) -> list[Callback]:
+    """``callbacks`` as a list: Keras takes a single callback, a list, or nested lists (``tree.flatten``)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if isinstance(callbacks, (list, tuple)):
+        return [c for item in callbacks for c in callback_list(item)] if callbacks else []
+    raise TypeError(
+        f"callbacks must be a Callback or a list of Callbacks (gradfit.keras.callbacks.…), got {callbacks!r}."
+    )
+
+
+def validation_frequency(validation_freq):
+    """Keras's ``validation_freq``: an int (validate after every ``validation_freq``-th epoch) or a list of the
+    (1-based) epochs to validate after (``Trainer._should_eval``); refused up front where Keras would fail at the
+    first validation (0: ZeroDivisionError) or never validate (a negative int)."""
+    if isinstance(validation_freq, list):
+        if not all(isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 1 for e in validation_freq):
+            raise ValueError(
+                f"validation_freq as a list names the epochs (1-based) after which to validate, e.g. [1, 5, 10]; "
+                f"got {validation_freq!r}."
+            )
+        return set(int(e) for e in validation_freq)
+    if isinstance(validation_freq, bool) or not isinstance(validation_freq, numbers.Integral) or validation_freq < 1:
+        raise ValueError(
+            "validation_freq must be a positive integer (validate every N epochs) or a list of epochs "
+            f"(1-based) to validate after, as in Keras; got {validation_freq!r}."
+        )
+    return int(validation_freq)
+
+
+def _should_validate(frequency, epoch: int) -> bool:
+    if isinstance(frequency, set):
+        return epoch + 1 in frequency
+    return (epoch + 1) % frequency == 0
+
+
+class _LastFiniteState:
+    """The weights (all of them: the moving statistics too) and the optimizer's state at the start of ``fit`` and
+    at the end of each epoch whose batch losses were all finite: one copy per epoch, none per step."""
+
+    def __init__(self, model):
+        self.model = model
+        self.epoch = None  # the epoch the copy ends (None: the start of fit)
+        self.take(None)
+
+    def take(self, epoch: int | None) -> None:
+        self.epoch = epoch
+        self.weights = self.model.get_weights()
+        opt = self.model.optimizer
+        self.optimizer = opt._snapshot() if hasattr(opt, "_snapshot") else None
+
+    def restore(self) -> None:
+        self.model.set_weights(self.weights, check_finite=False)
+        if self.optimizer is not None:
+            self.model.optimizer._restore(self.optimizer)
+
+
+def _non_finite_loss(value, epoch: int, epochs: int, batch: int, steps: int, state: _LastFiniteState):
+    state.restore()
+    when = "the start of fit" if state.epoch is None else f"the end of epoch {state.epoch + 1}"
+    return NonFiniteLossError(
+        f"fit: the loss of epoch {epoch + 1}/{epochs}, batch {batch} (0-based, of {steps}) is {value} (not finite), "
+        f"so training stopped. The weights and the optimizer's state were put back as they were at {when}, the last "
+        "point where every loss was finite. Usual causes: a learning rate too large, inputs with huge values (scale "
+        "them), or NaN/inf in the data. To stop without an error and keep the weights as they are instead, pass "
+        "callbacks=[TerminateOnNaN()] (Keras's behaviour)."
+    )
+
+
 def fit(
     model,
     x,
@@ -200,65 +414,80 @@ def fit(
     sample_weight=None,
     initial_epoch=0,
     steps_per_epoch=None,
+    validation_steps=None,
     validation_batch_size=None,
     validation_freq=1,
 ) -> History:
     _require_compiled(model, "fit")
-    batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=32)
+    batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=None)
     epochs = positive_int(epochs, "epochs")
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
         raise ValueError(f"initial_epoch must be a non-negative integer, got {initial_epoch!r}.")
     verbose = verbosity(verbose)
-    if steps_per_epoch is not None:
-        raise NotImplementedError("fit(steps_per_epoch=…) is for generators; gradfit trains on arrays: leave it None.")
+    steps_per_epoch = optional_steps(steps_per_epoch, "steps_per_epoch")
+    validation_steps = optional_steps(validation_steps, "validation_steps")
+    frequency = validation_frequency(validation_freq)
     if not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}.")
     if validation_split and validation_data is not None:
         raise ValueError("Give either validation_split or validation_data, not both.")
     if shuffle not in (True, False):
         raise ValueError(f"shuffle must be True or False, got {shuffle!r}.")
+    user_callbacks = callback_list(callbacks)
+    for c in user_callbacks:
+        if not isinstance(c, Callback):
+            raise TypeError(f"callbacks must be Callback objects (gradfit.keras.callbacks.…), got {c!r}.")
+    refuse_unsupported_source(x, "x")
 
     data, val = fit_data(model, x, y, sample_weight, class_weight, validation_split, validation_data)
-    val_batch = positive_int(validation_batch_size, "validation_batch_size", allow_none=True, default=batch_size)
+    val_batch = positive_int(validation_batch_size, "validation_batch_size", allow_none=True, default=None)
+    val_batch = val_batch or batch_size
 
     step = _Step(model)
     metrics = model.compiled_metrics
-    spans = batches(data.n, batch_size)
+    plan = EpochBatches(data.n, batch_size, steps_per_epoch, "steps_per_epoch")
     history = History()
-    user_callbacks = list(callbacks or [])
     progbar = ProgbarLogger(verbose) if verbose else None
     cbs = CallbackList(
         user_callbacks + ([progbar] if progbar else []) + [history],
         model,
-        {"epochs": epochs, "steps": len(spans), "verbose": verbose},
+        {"epochs": epochs, "steps": plan.steps, "verbose": verbose},
     )
     batch_hooks = cbs.batch_hooks
     model.stop_training = False
     model.history = history
+    # without TerminateOnNaN, a non-finite loss stops fit with an error and the last finite epoch's state back
+    guard = not any(isinstance(c, TerminateOnNaN) for c in user_callbacks)
+    last_finite = _LastFiniteState(model) if guard else None
+    isfinite = math.isfinite
 
     arrays = data.arrays()
     shuffled = [None if a is None or not shuffle else np.empty_like(a) for a in arrays]
     rng = backend.rng()
     cbs.on_train_begin()
     logs: dict = {}
-    with np.errstate(over="ignore", under="ignore"), backend.blas_threads(model.parameter_store.shapes, batch_size):
+    training_logs = None
+    current = arrays
+    blas = backend.blas_threads(model.parameter_store.shapes, plan.batch_size)
+    # invalid values are reported by the loss check below (one error naming the batch, not NumPy's warnings)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore" if guard else np.geterr()["invalid"]), blas:
         for epoch in range(initial_epoch, epochs):
             for metric in metrics:
                 metric.reset_state()
             cbs.on_epoch_begin(epoch)
-            if shuffle:
+            spans, new_pass = plan.epoch()
+            if shuffle and new_pass:
                 perm = rng.permutation(data.n)
-                # one gather per array per epoch, into buffers kept for the whole fit; mode="clip" (the
+                # one gather per array per pass, into buffers kept for the whole fit; mode="clip" (the
                 # indices are a permutation, always in range) spares the bounds-check buffering that made
                 # out= slower than allocating, and reusing the buffer spares fresh pages every epoch
                 for src, dst in zip(arrays, shuffled):
                     if src is not None:
                         np.take(src, perm, axis=0, out=dst, mode="clip")
-                xs, ys, sws, *rest = shuffled
-            else:
-                xs, ys, sws, *rest = arrays
+                current = shuffled
+            xs, ys, sws, *rest = current
             targets = {k: (ys if v is data.y_loss else rest.pop(0)) for k, v in data.kinds.items()}
-            metric_targets = [(metric, targets[metric.target_kind]) for metric in metrics]
+            metric_targets = _metric_plan(model, targets)
             loss_total, seen = 0.0, 0
             bar = progbar.bar if progbar else None
             for i, (start, end) in enumerate(spans):
@@ -266,11 +495,13 @@ def fit(
                     cbs.on_train_batch_begin(i)
                 sw = None if sws is None else sws[start:end]
                 value, out = step(xs[start:end], ys[start:end], sw)
+                if guard and not isfinite(value):
+                    raise _non_finite_loss(value, epoch, epochs, i, len(spans), last_finite)
                 m = end - start
                 loss_total += value * m
                 seen += m
-                for metric, yt in metric_targets:  # compile(metrics=…) ignores sample weights, as Keras 3
-                    metric.update_prepared(yt[start:end], out, None)
+                for metric, yt, weighted in metric_targets:
+                    metric.update_prepared(yt[start:end], out, sw if weighted else None)
                 if batch_hooks:
                     cbs.on_train_batch_end(i, _logs(loss_total, seen, metrics))
                     if model._store is not step.store:  # a callback re-gathered the weights (predict, save …)
@@ -280,27 +511,37 @@ def fit(
                 if model.stop_training:
                     break
             logs = _logs(loss_total, seen, metrics)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                logs.update(_evaluate_data(model, val, val_batch, prefix="val_", cbs=cbs))
+            if val is not None and _should_validate(frequency, epoch):
+                val_plan = EpochBatches(val.n, val_batch, validation_steps, "validation_steps")
+                logs.update(_evaluate_data(model, val, val_plan, prefix="val_", cbs=cbs))
             cbs.on_epoch_end(epoch, logs)
+            training_logs = logs
             if model.stop_training:
                 break
             # a callback may have changed what is trainable (fine-tuning schedules) or re-gathered the weights:
             # the next epoch trains what the model holds now, with each weight's optimizer state kept
             if model.parameter_store is not step.store:
                 step = _Step(model)
-    cbs.on_train_end(logs)
+            if guard and epoch + 1 < epochs:
+                last_finite.take(epoch)
+    # Keras: the optimizer's final values (the moving average with use_ema) are written before on_train_end
+    finalize = getattr(model.optimizer, "finalize_variable_values", None)
+    if finalize is not None:
+        finalize(model.parameter_store.values)
+    cbs.on_train_end(training_logs)
     return history
 
 
-def _evaluate_data(model, data: Data, batch_size: int, prefix: str = "", cbs: CallbackList | None = None) -> dict:
-    """Cost and metrics over ``data`` with the current weights (regularisation included, as Keras).
+def _evaluate_data(model, data: Data, plan: EpochBatches, prefix: str = "", cbs: CallbackList | None = None) -> dict:
+    """Cost and metrics over the batches ``plan`` gives of ``data``, with the current weights (regularisation
+    included, as Keras).
 
     ``cbs`` get Keras's test hooks: ``on_test_begin``, ``on_test_batch_begin/end`` and ``on_test_end`` (with
     the logs unprefixed), as Keras calls them for ``evaluate`` and for each epoch's validation in ``fit``.
     """
     step = _Step(model, training=False)
     metrics = model.compiled_metrics
+    metric_targets = _metric_plan(model, data.kinds)
     saved = [mt._save_state() for mt in metrics]
     for metric in metrics:
         metric.reset_state()
@@ -309,81 +550,109 @@ def _evaluate_data(model, data: Data, batch_size: int, prefix: str = "", cbs: Ca
     batch_hooks = cbs is not None and cbs.batch_hooks
     if cbs is not None:
         cbs.on_test_begin()
-    for i, (start, end) in enumerate(batches(data.n, batch_size)):
+    spans, _ = plan.epoch()
+    for i, (start, end) in enumerate(spans):
         if batch_hooks:
             cbs.on_test_batch_begin(i)
         out = forward(model, data.x[start:end], training=False)
         sw = None if data.sample_weight is None else data.sample_weight[start:end]
         value, _ = step.loss_and_output_grad(data.y_loss[start:end], sw, end - start, out)
+        if step.activity:
+            value += step.activity_penalty()
         loss_total += (value + penalty) * (end - start)
         seen += end - start
-        for metric in metrics:
-            metric.update_prepared(data.kinds[metric.target_kind][start:end], out, None)  # unweighted, as Keras
+        for metric, yt, weighted in metric_targets:
+            metric.update_prepared(yt[start:end], out, sw if weighted else None)
         if batch_hooks:
             cbs.on_test_batch_end(i, _logs(loss_total, seen, metrics))
     if cbs is not None:
-        cbs.on_test_end(_logs(loss_total, data.n, metrics))
-    logs = _logs(loss_total, data.n, metrics, prefix)
+        cbs.on_test_end(_logs(loss_total, seen, metrics))
+    logs = _logs(loss_total, seen, metrics, prefix)
     if prefix:  # validation must not disturb the training metrics' running state
         for metric, state in zip(metrics, saved):
             metric._restore_state(state)
     return logs
 
 
-def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, callbacks=None, return_dict=False):
+def evaluate(
+    model, x, y, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None, return_dict=False
+):
     _require_compiled(model, "evaluate")
-    batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=32)
+    batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=None)
     verbose = verbosity(verbose)
+    steps = optional_steps(steps, "steps")
+    callbacks = callback_list(callbacks)
+    refuse_unsupported_source(x, "x")
     data = Data(model, x, y, sample_weight, who="evaluate")
-    steps = len(batches(data.n, batch_size))
-    cbs = CallbackList(callbacks, model, {"steps": steps, "verbose": verbose}) if callbacks else None
-    bar = Progbar(steps, verbose, sys.stdout) if verbose else None  # started now: it times the steps
+    plan = EpochBatches(data.n, batch_size, steps, "steps")
+    cbs = CallbackList(callbacks, model, {"steps": plan.steps, "verbose": verbose}) if callbacks else None
+    bar = Progbar(plan.steps, verbose, sys.stdout) if verbose else None  # started now: it times the steps
     with np.errstate(over="ignore", under="ignore"):
-        logs = _evaluate_data(model, data, batch_size, cbs=cbs)
+        logs = _evaluate_data(model, data, plan, cbs=cbs)
     if bar is not None:
-        bar.update(steps, logs, finalize=True)
+        bar.update(plan.steps, logs, finalize=True)
     if return_dict:
         return logs
     values = [logs["loss"]] + [logs[m.name] for m in model.compiled_metrics]
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=None, verbose="auto", callbacks=None) -> np.ndarray:
-    batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=32)
+def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
+    batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=None)
     verbose = verbosity(verbose)
+    steps = optional_steps(steps, "steps")
+    refuse_unsupported_source(x, "x")
     arr = as_input_array(model, x)
     if not model.built:
         model.build((None,) + arr.shape[1:])
     model._ensure_bound()
     arr = np.ascontiguousarray(arr, dtype=model_dtype(model))
-    n = len(arr)
+    plan = EpochBatches(len(arr), batch_size, steps, "steps")
+    spans, _ = plan.epoch()
+    n = spans[-1][1] if spans else 0  # steps fewer than the batches: the rows of those batches only, as Keras
     out = None
-    steps = len(batches(n, batch_size))
-    bar = Progbar(max(steps, 1), verbose, sys.stdout) if verbose else None
+    callbacks = callback_list(callbacks)
+    # Keras's predict hooks: on_predict_begin, on_predict_batch_begin/end (logs {"outputs": the batch's}), _end
+    cbs = CallbackList(callbacks, model, {"steps": plan.steps, "verbose": verbose}) if callbacks else None
+    bar = Progbar(max(plan.steps, 1), verbose, sys.stdout) if verbose else None
+    if cbs is not None:
+        cbs.on_predict_begin()
     with np.errstate(over="ignore", under="ignore"):
-        for start, end in batches(n, batch_size):
+        for i, (start, end) in enumerate(spans):
+            if cbs is not None:
+                cbs.on_predict_batch_begin(i)
             a = forward(model, arr[start:end], training=False)
             if out is None:
                 out = np.empty((n,) + a.shape[1:], dtype=a.dtype)
             out[start:end] = a
+            if cbs is not None:
+                cbs.on_predict_batch_end(i, {"outputs": a})
+    if cbs is not None:
+        cbs.on_predict_end()
     if out is None:
         out = np.empty((0,) + model.output_shape_for((None,) + arr.shape[1:])[1:], dtype=arr.dtype)
     if bar is not None:
-        bar.update(steps, {}, finalize=True)
+        bar.update(plan.steps, {}, finalize=True)
     return out
 
 
 def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False):
     """One gradient-descent step on exactly this batch; returns its loss (and metrics)."""
     _require_compiled(model, "train_on_batch")
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(
+            'train_on_batch: give sample_weight or class_weight, not both (Keras: "Arguments `sample_weight` and '
+            '`class_weight` cannot be specified at the same time.").'
+        )
+    refuse_unsupported_source(x, "x")
     data = Data(model, x, y, sample_weight, class_weight, who="train_on_batch")
     step = _Step(model)
     for metric in model.compiled_metrics:
         metric.reset_state()
     with np.errstate(over="ignore", under="ignore"):
         value, out = step(data.x, data.y_loss, data.sample_weight)
-    for metric in model.compiled_metrics:
-        metric.update_prepared(data.kinds[metric.target_kind], out, None)  # unweighted, as Keras
+    for metric, yt, weighted in _metric_plan(model, data.kinds):
+        metric.update_prepared(yt, out, data.sample_weight if weighted else None)
     logs = _logs(value * data.n, data.n, model.compiled_metrics)
     if return_dict:
         return logs

@@ -265,3 +265,143 @@ CASES = [
     ),
     ("ftrl_fixed_rate", "Ftrl", {"learning_rate": 0.1, "learning_rate_power": 0.0}, ftrl, {"lr": 0.1, "power": 0.0}),
 ]
+
+
+# ------------------------------------------------------------- EMA and gradient accumulation (the base optimizer)
+
+
+def keras_apply(
+    rule_step,
+    lr=0.01,
+    grads=None,
+    steps=None,
+    use_ema=False,
+    ema_momentum=0.99,
+    ema_overwrite_frequency=None,
+    clipnorm=None,
+    weight_decay=0.0,
+    schedule=None,
+):
+    """Keras 3.15's ``BaseOptimizer.apply`` / ``_backend_apply_gradients`` by hand, around one rule's step
+    ``rule_step(w, g, lr, t, state) -> w`` (``state``: the rule's own dict). ``steps``:
+    ``gradient_accumulation_steps``; ``schedule(i) -> lr`` sees every micro-step ``i`` (Keras's
+    ``_iterations``). Returns the weights after each micro-step and the moving average after each."""
+    grads = GRADS if grads is None else grads
+    w, acc, average, state, out, averages = W0.copy(), np.zeros_like(W0), np.zeros_like(W0), {}, [], []
+    for real, g in enumerate(grads):  # real: Keras's _iterations before this apply
+        iterations = real // steps if steps else real  # Keras's optimizer.iterations
+        alpha = schedule(real) if schedule else lr
+        update = True
+        if steps:
+            if (real + 1) % steps == 0:
+                g = (g + acc) / steps
+                acc = np.zeros_like(W0)
+            else:
+                acc = acc + g
+                update = False
+        if update:
+            if clipnorm:
+                norm = np.sqrt(np.sum(g**2))
+                g = g * clipnorm / max(norm, clipnorm)
+            w = w - w * f32(weight_decay) * alpha
+            w = rule_step(w, g, alpha, iterations + 1, state)
+        if use_ema:
+            mu = ema_momentum if iterations != 0 else 0.0  # cast(iterations != 0) * ema_momentum
+            average = mu * average + (1 - mu) * w
+            if ema_overwrite_frequency and (iterations + 1) % ema_overwrite_frequency == 0:
+                w = average.copy()
+        out.append(w)
+        averages.append(average)
+    return out, averages
+
+
+def sgd_momentum_step(momentum):
+    def step(w, g, lr, t, state):
+        m = state.get("m", np.zeros_like(w)) * f32(momentum) - g * lr
+        state["m"] = m
+        return w + m
+
+    return step
+
+
+def adam_step(beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def step(w, g, lr, t, state):
+        m = state.get("m", np.zeros_like(w))
+        v = state.get("v", np.zeros_like(w))
+        state["m"] = m = m + (g - m) * (1 - beta_1)
+        state["v"] = v = v + (g**2 - v) * (1 - beta_2)
+        return w - m * adam_alpha(lr, beta_1, beta_2, t) / (np.sqrt(v) + epsilon)
+
+    return step
+
+
+def exponential_decay(initial_learning_rate, decay_steps, decay_rate):
+    """``ExponentialDecay`` (not staircase) at micro-step ``i``: ``initial * rate^(i / decay_steps)``, in float32
+    as Keras computes it even when floatx is float64 (``ops.convert_to_tensor`` of a Python float)."""
+    a, d, r = np.float32(initial_learning_rate), np.float32(decay_steps), np.float32(decay_rate)
+    return lambda i: float(a * r ** (np.float32(i) / d))
+
+
+#: a constructor kwarg ``learning_rate`` given as this list is ``schedules.ExponentialDecay(**DECAY[1])``
+DECAY = ["ExponentialDecay", {"initial_learning_rate": 0.2, "decay_steps": 2, "decay_rate": 0.5}]
+
+
+#: (case id, gradfit class name, constructor kwargs, rule_step, keras_apply kwargs): float64, 5 micro-steps
+EMA_CASES = [
+    (
+        "sgd_ema",
+        "SGD",
+        {"learning_rate": 0.1, "momentum": 0.9, "use_ema": True},
+        sgd_momentum_step(0.9),
+        {"lr": 0.1, "use_ema": True},
+    ),
+    (
+        "sgd_ema_overwrite_2",
+        "SGD",
+        {"learning_rate": 0.1, "momentum": 0.9, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 2},
+        sgd_momentum_step(0.9),
+        {"lr": 0.1, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 2},
+    ),
+    (
+        "adam_ema_overwrite_3",
+        "Adam",
+        {"learning_rate": 0.1, "use_ema": True, "ema_momentum": 0.8, "ema_overwrite_frequency": 3},
+        adam_step(),
+        {"lr": 0.1, "use_ema": True, "ema_momentum": 0.8, "ema_overwrite_frequency": 3},
+    ),
+    (
+        "adam_accumulate_2",
+        "Adam",
+        {"learning_rate": 0.1, "gradient_accumulation_steps": 2},
+        adam_step(),
+        {"lr": 0.1, "steps": 2},
+    ),
+    (
+        "adam_accumulate_3_clipnorm_weight_decay",
+        "Adam",
+        {"learning_rate": 0.1, "gradient_accumulation_steps": 3, "clipnorm": 0.5, "weight_decay": 0.2},
+        adam_step(),
+        {"lr": 0.1, "steps": 3, "clipnorm": 0.5, "weight_decay": 0.2},
+    ),
+    (
+        "sgd_accumulate_2_ema_overwrite_2",
+        "SGD",
+        {
+            "learning_rate": 0.1,
+            "momentum": 0.5,
+            "gradient_accumulation_steps": 2,
+            "use_ema": True,
+            "ema_momentum": 0.6,
+            "ema_overwrite_frequency": 2,
+        },
+        sgd_momentum_step(0.5),
+        {"lr": 0.1, "steps": 2, "use_ema": True, "ema_momentum": 0.6, "ema_overwrite_frequency": 2},
+    ),
+    (
+        "sgd_schedule_accumulate_2",
+        "SGD",
+        {"learning_rate": DECAY, "momentum": 0.5, "gradient_accumulation_steps": 2},
+        sgd_momentum_step(0.5),
+        {"schedule": exponential_decay(**DECAY[1]), "steps": 2},
+    ),
+]

@@ -59,9 +59,9 @@ def test_data_prepares_targets_weights_and_metric_targets_once():
     model = _model(units=3, loss="sparse_categorical_crossentropy", metrics=["accuracy", "mse"])
     x = np.arange(12, dtype=np.float64).reshape(4, 3)
     y = np.array([0, 2, 1, 2])
-    prepared = data.Data(model, x, y, sample_weight=np.array([1.0, 2.0, 1.0, 1.0]), class_weight={0: 1, 1: 1, 2: 3})
+    prepared = data.Data(model, x, y, class_weight={0: 1, 1: 1, 2: 3})
     assert prepared.n == 4 and prepared.x.dtype == np.float32
-    np.testing.assert_array_equal(prepared.sample_weight, [1.0, 6.0, 1.0, 3.0])
+    np.testing.assert_array_equal(prepared.sample_weight, [1.0, 3.0, 1.0, 3.0])
     assert prepared.kinds["sparse"] is prepared.y_loss  # shared with the loss
     assert set(prepared.kinds) == {"sparse", "dense"}  # one array per kind of target the metrics need
     arrays = prepared.arrays()
@@ -78,8 +78,10 @@ def test_sample_and_class_weights_are_checked():
         data.sample_weights(np.ones(2), None, y, 3)
     with pytest.raises(ValueError, match="must not be negative"):
         data.sample_weights(np.array([1.0, -1.0, 1.0]), None, y, 3)
-    with pytest.raises(ValueError, match=r"no weight for class\(es\) \[1\]"):
-        data.sample_weights(None, {0: 1.0}, y, 3)
+    # Keras: a class missing from class_weight weighs 1.0; class_weight with sample_weight is refused
+    np.testing.assert_array_equal(data.sample_weights(None, {0: 2.0}, y, 3), [2.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="class_weight or sample_weight, not both"):
+        data.sample_weights(np.ones(3), {0: 1.0}, y, 3)
     assert data.sample_weights(None, None, y, 3) is None
 
 

@@ -353,22 +353,14 @@ def test_validation_split_out_of_range(built, data, fraction):
     snap.assert_unchanged(model)
 
 
-def test_class_weight_missing_a_class(built, data):
+def test_class_weight_and_sample_weight_together_are_refused(built, data):
+    # Keras 3 refuses both ("You cannot `class_weight` and `sample_weight` at the same time."); a class missing
+    # from class_weight weighs 1.0 there (tests/test_training_semantics.py)
     x, y = data
     model = make_model(built)
     snap = Snapshot(model)
-    with pytest.raises(ValueError, match=r"class_weight has no weight for class\(es\) \[1\].*\{0: 1.0, 1: 1.0\}"):
-        model.fit(x, y, class_weight={0: 1.0}, verbose=0)
-    snap.assert_unchanged(model)
-
-
-def test_class_weight_missing_a_sparse_class(built, data):
-    x, _ = data
-    y = np.arange(50) % 3
-    model = make_model(built, loss=SparseCategoricalCrossentropy(from_logits=True), units=3, activation="linear")
-    snap = Snapshot(model)
-    with pytest.raises(ValueError, match=r"no weight for class\(es\) \[2\]"):
-        model.fit(x, y, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match="class_weight or sample_weight, not both"):
+        model.fit(x, y, class_weight={0: 1.0, 1: 1.0}, sample_weight=np.ones(len(x)), verbose=0)
     snap.assert_unchanged(model)
 
 

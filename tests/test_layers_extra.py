@@ -654,8 +654,10 @@ def test_batch_normalization_rejects_unknown_axes():
 def test_batch_normalization_rejects_unsupported_options():
     with pytest.raises(NotImplementedError, match="renorm"):
         L.BatchNormalization(renorm=True)
-    with pytest.raises(NotImplementedError, match="gamma_constraint"):
-        L.BatchNormalization(gamma_constraint="non_neg")
+    with pytest.raises(NotImplementedError, match="renorm_clipping"):
+        L.BatchNormalization(renorm_clipping={"rmax": 3.0})
+    with pytest.raises(ValueError, match="Did you mean 'non_neg'"):
+        L.BatchNormalization(gamma_constraint="non_negg")
     with pytest.raises(ValueError, match="epsilon"):
         L.BatchNormalization(epsilon=0)
 

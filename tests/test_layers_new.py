@@ -365,7 +365,7 @@ def test_keras_configs_are_accepted():
         (lambda: L.LayerNormalization(axis=[]), ValueError, "axis"),
         (lambda: L.LayerNormalization(epsilon=0), ValueError, "epsilon"),
         (lambda: L.LayerNormalization(center="yes"), ValueError, "center"),
-        (lambda: L.LayerNormalization(gamma_constraint="non_neg"), NotImplementedError, "gamma_constraint"),
+        (lambda: L.LayerNormalization(gamma_constraint="non_negg"), ValueError, "Did you mean 'non_neg'"),
         (lambda: L.LayerNormalization(beta_initializer="zeroes"), ValueError, "zeros"),
         (lambda: L.Rescaling("1/255"), ValueError, "scale"),
         (lambda: L.Rescaling(float("nan")), ValueError, "scale"),

@@ -136,6 +136,8 @@ GRAD_CASES = [
     ("kld", losses.KLDivergence(), lambda: distribution_case(4)),
     ("kld_one_hot", losses.KLDivergence(), lambda: (categorical_case(3)[0], distribution_case(3)[1])),
     ("poisson", losses.Poisson(), lambda: count_case(3)),
+    ("mape", losses.MeanAbsolutePercentageError(), lambda: regression_case(3)),
+    ("msle", losses.MeanSquaredLogarithmicError(), lambda: count_case(3)),
     ("hinge_01", losses.Hinge(), lambda: margin_case(2, signed=False)),
     ("hinge_pm1", losses.Hinge(), lambda: margin_case(3, signed=True)),
     ("squared_hinge_01", losses.SquaredHinge(), lambda: margin_case(2, signed=False)),
@@ -511,8 +513,8 @@ def test_constructors_validate_through_the_schema():
         losses.BinaryFocalCrossentropy(alpha=2.0)
     with pytest.raises(ValueError, match="gamma"):
         losses.BinaryFocalCrossentropy(gamma=-1.0)
-    with pytest.raises(NotImplementedError, match="ignore_class"):
-        losses.SparseCategoricalCrossentropy(ignore_class=0)
+    with pytest.raises(ValueError, match="ignore_class"):
+        losses.SparseCategoricalCrossentropy(ignore_class="void")
     assert losses.BinaryCrossentropy(label_smoothing=np.float32(0.25)).label_smoothing == 0.25
     assert losses.BinaryCrossentropy(label_smoothing=0).get_config()["label_smoothing"] == 0.0
 

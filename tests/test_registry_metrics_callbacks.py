@@ -169,7 +169,7 @@ def test_unknown_metric_names_list_the_registry():
     assert "Did you mean 'precision'?" in str(info.value)
     assert all(name in str(info.value) for name in registry.METRICS.names())
     with pytest.raises(ValueError) as info:
-        gm.get("f1_score")
+        gm.get("mean_io_u")
     assert all(n in str(info.value) for n in ("binary_accuracy", "root_mean_squared_error", "mse", "auc"))
 
 

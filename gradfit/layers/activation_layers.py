@@ -173,6 +173,12 @@ class _ActivationLayer(Layer):
     def backward(self, da):
         return self.activation.backward(self.z, self.a, da)
 
+    def _logits_gradient(self, dz):
+        """``dJ/dz`` passed straight through (the layer's input is ``z`` itself), plus an activity penalty's
+        ``dR/da * g'(z)`` when the layer has one."""
+        extra = self._activity_gradient_wrt_logits()
+        return dz if extra is None else dz + extra
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
@@ -215,7 +221,7 @@ class Activation(_ActivationLayer):
     def backward_from_logits(self, dz):
         """Backward pass given ``dJ/dz`` (from a loss fused with this sigmoid or softmax): the layer's input is
         ``z`` itself, so ``dJ/dz`` passes straight through."""
-        return dz
+        return self._logits_gradient(dz)
 
     def get_config(self):
         return {**super().get_config(), "activation": _activations.serialize(self.activation)}
@@ -339,7 +345,7 @@ class Softmax(_ActivationLayer):
                 f"Softmax {self.name!r} normalises over axis {self.axis}, not the last axis, so a cross-entropy "
                 "cannot be computed from its logits."
             )
-        return _identity
+        return _identity if self._activity_regularizer is None else self._logits_gradient
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -17,23 +17,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, parameters, registry
+from .. import backend, parameters, registry, regularizers
+from ..constraints import Constraint
 from ..regularizers import Regularizer
-from ..schema import Bool, DType, Int, Name, Off, Optional, Schema
+from ..schema import Bool, DType, Int, Name, Object, Optional, Schema
 from ..schema import Shape as ShapeField
-from ..tensor import SymbolicTensor, Tensor
+from ..tensor import SymbolicTensor, Tensor, Variable
 from ._config import standardize_config
 
 Shape = tuple
 
 
+def _batch_divisor(out: np.ndarray) -> int:
+    """Keras 3 divides an activity penalty by the batch size ``out.shape[0]`` (``divide_no_nan``: an empty batch
+    and a 0-d output are not divided)."""
+    return out.shape[0] if out.ndim and out.shape[0] else 1
+
+
 class WeightSpec:
     """What a layer declared about one of its weights (a plain class: dataclasses cost import time)."""
 
-    __slots__ = ("name", "shape", "trainable", "regularizer")
+    __slots__ = ("name", "shape", "trainable", "regularizer", "constraint")
 
-    def __init__(self, name: str, shape: tuple, trainable: bool, regularizer: Regularizer | None = None):
+    def __init__(
+        self,
+        name: str,
+        shape: tuple,
+        trainable: bool,
+        regularizer: Regularizer | None = None,
+        constraint: Constraint | None = None,
+    ):
         self.name, self.shape, self.trainable, self.regularizer = name, tuple(shape), trainable, regularizer
+        #: projected after every optimizer update (``constraint.apply(weight)``), as Keras's optimizer does
+        self.constraint = constraint
 
 
 class Layer:
@@ -49,6 +65,11 @@ class Layer:
         Float type of the weights; defaults to ``gradfit.keras.backend.floatx()`` when built.
     input_shape, input_dim :
         Keras 2's way of declaring the input size on a first layer; ``input_dim=n`` means ``(n,)``.
+    activity_regularizer : Regularizer, optional
+        A penalty on the layer's output ``a`` added to the cost, as Keras 3 adds it: ``R(a) / m`` for a batch
+        of ``m`` examples (``R`` sums over the whole batch; Keras divides by the batch size), in training and in
+        evaluation. Each forward pass stores it in ``layer.activity_penalty``; the backward pass adds its
+        gradient ``R'(a) / m`` to ``dJ/da``.
     """
 
     #: the config entries every layer accepts (each layer extends it with ``Schema({...}, base=Layer.config_schema)``)
@@ -61,11 +82,12 @@ class Layer:
             "batch_input_shape": Optional(ShapeField()),
             "input_dim": Optional(Int(lo=1)),
             "autocast": Bool(True),
-            "activity_regularizer": Off(),
+            "activity_regularizer": Object("regularizer", None),
         }
     )
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
         input_shape = kwargs.pop("input_shape", None)
         input_dim = kwargs.pop("input_dim", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
@@ -90,6 +112,55 @@ class Layer:
         self.output_shape: tuple | None = None
         #: set by the training loop: the first trainable layer need not compute dJ/dx
         self.skip_input_grad = False
+        self.activity_regularizer = activity_regularizer  # the property installs the penalty's wrappers
+
+    # ----------------------------------------------------------------- the activity penalty
+    @property
+    def activity_regularizer(self) -> Regularizer | None:
+        return self._activity_regularizer
+
+    @activity_regularizer.setter
+    def activity_regularizer(self, value) -> None:
+        """Set (or, with None, remove) the penalty on the layer's output. With one, ``forward`` and ``backward``
+        become this instance's wrappers below; without, they stay the class's own: nothing is paid per call."""
+        reg = regularizers.get(value)
+        self._activity_regularizer = reg
+        #: ``R(a) / m`` of the last forward pass (0.0 without a regularizer); the loops add it to the loss
+        self.activity_penalty = 0.0
+        self._activity_output = None
+        if reg is None:
+            self.__dict__.pop("forward", None)
+            self.__dict__.pop("backward", None)
+        else:
+            self.forward = self._forward_with_activity_penalty
+            self.backward = self._backward_with_activity_penalty
+
+    def _forward_with_activity_penalty(self, x, training: bool = False):
+        out = type(self).forward(self, x, training)
+        self._activity_output = out
+        self.activity_penalty = self._activity_regularizer.penalty(out) / _batch_divisor(out)
+        return out
+
+    def _activity_gradient(self) -> np.ndarray:
+        """``dR/da / m`` at the output of the last forward pass (the gradient of ``activity_penalty``)."""
+        out = self._activity_output
+        if out is None:
+            raise RuntimeError(f"Layer {self.name!r}: backward called before any forward pass.")
+        grad = np.zeros_like(out)
+        self._activity_regularizer.add_grad(out, grad)
+        grad /= out.dtype.type(_batch_divisor(out))
+        return grad
+
+    def _backward_with_activity_penalty(self, dy):
+        return type(self).backward(self, dy + self._activity_gradient())
+
+    def _activity_gradient_wrt_logits(self) -> np.ndarray | None:
+        """For an output layer fused with its loss (``backward_from_logits``): ``dR/dz = dR/da * g'(z)``, the
+        activity penalty's gradient carried through the layer's activation; None without a regularizer."""
+        if self._activity_regularizer is None:
+            return None
+        grad = self._activity_gradient()
+        return self.activation.backward(self.z, self.a, grad.reshape(self.a.shape))
 
     # ----------------------------------------------------------------- to be written by each layer
     def build(self, input_shape: Shape) -> None:
@@ -153,6 +224,8 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype or backend.floatx()}
         if self._input_shape_arg is not None:
             config["batch_input_shape"] = list(self._input_shape_arg)
+        if self._activity_regularizer is not None:  # Keras writes it only when set
+            config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
         return config
 
     @classmethod
@@ -169,6 +242,7 @@ class Layer:
         regularizer: Regularizer | None = None,
         trainable: bool = True,
         dtype=None,
+        constraint: Constraint | None = None,
     ) -> np.ndarray:
         if getattr(self, name, None) is not None:  # build would replace it without a word
             raise AttributeError(
@@ -179,12 +253,12 @@ class Layer:
         self.dtype = self.dtype or backend.floatx()
         # the layer's own array (an initializer may hand out one it keeps): binding the layer into a model
         # makes it read-only, so that a reference kept to it cannot be written as if it were still the weight
-        value = np.array(initializer(shape, dtype=dtype or self.dtype))
-        self._specs.append(WeightSpec(name, tuple(shape), trainable, regularizer))
+        value = parameters.new_weight(self, name, shape, dtype or self.dtype, initializer, trainable)
+        self._specs.append(WeightSpec(name, tuple(shape), trainable, regularizer, constraint))
         parameters.declare(type(self), name)  # from now on, assigning to `name` copies into the weight
         parameters.replace(self, name, value)
         if trainable:
-            parameters.replace(self, "grad_" + name, np.zeros_like(value))
+            parameters.replace(self, "grad_" + name, parameters.new_gradient(value))
         return value
 
     def _finish_build(self, input_shape: Shape) -> None:
@@ -205,17 +279,34 @@ class Layer:
         return [s for s in self._specs if not (s.trainable and self.trainable)]
 
     @property
-    def trainable_weights(self) -> list[np.ndarray]:
-        return [getattr(self, s.name) for s in self.trainable_specs]
+    def trainable_weights(self) -> list[Variable]:
+        """The weights ``fit`` updates, as Keras 3 ``Variable`` views (see :attr:`weights`)."""
+        return self._variables(self.trainable_specs)
 
     @property
-    def non_trainable_weights(self) -> list[np.ndarray]:
-        return [getattr(self, s.name) for s in self.non_trainable_specs]
+    def non_trainable_weights(self) -> list[Variable]:
+        """The weights ``fit`` leaves alone (frozen, or statistics such as Normalization's), as ``Variable`` views."""
+        return self._variables(self.non_trainable_specs)
 
     @property
-    def weights(self) -> list[np.ndarray]:
-        """Trainable weights first, then the others, as Keras orders them."""
-        return [getattr(self, s.name).view(Tensor) for s in self.trainable_specs + self.non_trainable_specs]
+    def weights(self) -> list[Variable]:
+        """Trainable weights first, then the others, as Keras orders them: each a :class:`~gradfit.tensor.Variable`,
+        a view of the weight (writing into it writes the weight) printed as Keras 3 prints its variables, with
+        ``path`` (``my_model/dense_2/kernel`` for a layer a model built, ``dense/kernel`` for one built on its own),
+        ``name``, ``trainable``, ``numpy()`` and ``assign(value)``."""
+        return self._variables(self.trainable_specs + self.non_trainable_specs)
+
+    def _variables(self, specs: list[WeightSpec]) -> list[Variable]:
+        # Keras fixes a variable's path when it is created: under the model's name when a model built the layer
+        # (`_keras_path_prefix`, set by the model), the layer's name alone when it was built on its own ("")
+        prefix = getattr(self, "_keras_path_prefix", None)
+        base = f"{prefix}/{self.name}" if prefix else self.name
+        # a frozen layer's weights read trainable=False, as Keras's layer.trainable setter sets its variables'
+        trainable = self.trainable
+        return [
+            Variable.of(getattr(self, s.name), f"{base}/{s.name}", s.trainable and trainable, self, s.name)
+            for s in specs
+        ]
 
     @property
     def gradients(self) -> list[np.ndarray]:
@@ -226,10 +317,16 @@ class Layer:
         return [np.array(w) for w in self.weights]
 
     def set_weights(self, weights, *, check_finite: bool = True) -> None:
-        """Copy ``weights`` (in ``get_weights`` order) into the layer, checking every shape first.
+        """Copy ``weights`` (in ``get_weights`` order) into the layer, checking every one first (shape, numbers,
+        finite, within the weight's dtype range): on error nothing is changed.
 
         ``check_finite=False`` restores values the model itself held (EarlyStopping's best weights of a run that
         diverged), NaN included, as Keras does."""
+        for (_, name), w in self._checked_weights(weights, check_finite):
+            getattr(self, name)[...] = w
+
+    def _checked_weights(self, weights, check_finite: bool = True) -> list[tuple[tuple, np.ndarray]]:
+        """``[((layer, weight name), checked array)]`` for ``set_weights``, every array checked, none assigned."""
         specs = self.trainable_specs + self.non_trainable_specs
         weights = list(weights)
         if len(weights) != len(specs):
@@ -237,19 +334,11 @@ class Layer:
                 f"Layer {self.name!r} expects {len(specs)} weight arrays "
                 f"({', '.join(s.name for s in specs) or 'none'}), got {len(weights)}."
             )
-        arrays = []
+        checked = []
         for spec, w in zip(specs, weights):
-            w = np.asarray(w)
-            if w.shape != tuple(spec.shape):
-                raise ValueError(
-                    f"Layer {self.name!r}: weight {spec.name!r} has shape {tuple(spec.shape)}, "
-                    f"but the value given has shape {w.shape}."
-                )
-            if w.dtype.kind not in "fiu" or (check_finite and not np.isfinite(w).all()):
-                raise ValueError(f"Layer {self.name!r}: weight {spec.name!r} must be finite numbers.")
-            arrays.append(w)
-        for spec, w in zip(specs, arrays):
-            getattr(self, spec.name)[...] = w
+            arr = parameters.checked_value(self, spec.name, getattr(self, spec.name), w, check_finite)
+            checked.append(((self, spec.name), arr))
+        return checked
 
     def count_params(self) -> int:
         if not self.built:
@@ -264,7 +353,11 @@ class Layer:
 
     @property
     def losses(self) -> list[float]:
-        return [s.regularizer.penalty(getattr(self, s.name)) for s in self.trainable_specs if s.regularizer]
+        """The weight penalties, then the activity penalty of the last call (Keras lists both)."""
+        out = [s.regularizer.penalty(getattr(self, s.name)) for s in self.trainable_specs if s.regularizer]
+        if self.activity_regularizer is not None and getattr(self, "activity_penalty", None) is not None:
+            out.append(self.activity_penalty)
+        return out
 
     # ----------------------------------------------------------------- calling on data
     def __call__(self, x, training: bool = False):
@@ -276,6 +369,8 @@ class Layer:
         x = np.asarray(x)
         if x.dtype != np.dtype(self.dtype or backend.floatx()):
             x = x.astype(self.dtype or backend.floatx())
+        if not self.built and getattr(self, "_keras_path_prefix", None) is None:
+            self._keras_path_prefix = ""  # built on its own, not by a model: its weights' paths are `dense/kernel`
         self._ensure_built((None,) + x.shape[1:])
         with np.errstate(over="ignore", under="ignore"):
             return self.forward(x, training=training).view(Tensor)
@@ -293,4 +388,4 @@ class Layer:
         return SymbolicTensor(self.input_shape, name=self.name)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"  # Keras 3's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, initializers, registry, regularizers
+from .. import backend, constraints, initializers, registry, regularizers
 from ..schema import MAX_RANK, Bool, Int, Number, Object, Off, Schema
 from .base import Layer
 
@@ -49,6 +49,9 @@ class BatchNormalization(Layer):
     beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer :
         Keras's defaults: zeros, ones, zeros, ones.
     beta_regularizer, gamma_regularizer : Regularizer, optional
+    beta_constraint, gamma_constraint : Constraint, optional
+        Projections applied to ``beta`` / ``gamma`` after every optimizer update (``NonNeg()`` keeps
+        ``gamma >= 0``).
     synchronized : bool
         Keras (TensorFlow backend) then computes the variance as ``max(mean(x^2) - mu^2, 0)``; so does this.
     """
@@ -66,8 +69,8 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": Object("initializer", "ones", nullable=False),
             "beta_regularizer": Object("regularizer", None),
             "gamma_regularizer": Object("regularizer", None),
-            "beta_constraint": Off(),
-            "gamma_constraint": Off(),
+            "beta_constraint": Object("constraint", None),
+            "gamma_constraint": Object("constraint", None),
             "renorm": Off(False),
             "renorm_clipping": Off(),
             "renorm_momentum": Number(0.99),
@@ -129,6 +132,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = c["moving_variance_initializer"]
         self.beta_regularizer = c["beta_regularizer"]
         self.gamma_regularizer = c["gamma_regularizer"]
+        self.beta_constraint = c["beta_constraint"]
+        self.gamma_constraint = c["gamma_constraint"]
         self.synchronized = c["synchronized"]
         self.renorm = False
         self.renorm_clipping = None
@@ -175,9 +180,13 @@ class BatchNormalization(Layer):
         n = self._features(input_shape)
         shape = (n,)
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.gamma = self.add_weight(
+                "gamma", shape, self.gamma_initializer, self.gamma_regularizer, constraint=self.gamma_constraint
+            )
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.beta = self.add_weight(
+                "beta", shape, self.beta_initializer, self.beta_regularizer, constraint=self.beta_constraint
+            )
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight(
             "moving_variance", shape, self.moving_variance_initializer, trainable=False
@@ -243,8 +252,8 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, backend, initializers, registry, regularizers
+from .. import activations, backend, constraints, initializers, registry, regularizers
 from ..backend import dot, ones
 from ..parameters import outer_into
 from ..schema import MAX_DIM, Bool, Int, Object, Off, Schema
@@ -34,20 +34,25 @@ class Dense(Layer):
         Keras's defaults: ``glorot_uniform`` and ``zeros``.
     kernel_regularizer, bias_regularizer : Regularizer, optional
         Penalties added to the cost (e.g. ``L2(0.01)`` adds ``0.01 sum W^2``).
+    activity_regularizer : Regularizer, optional
+        A penalty on the output ``a`` (see ``Layer``): ``R(a) / m`` added to the cost.
+    kernel_constraint, bias_constraint : Constraint, optional
+        Projections applied to ``W`` / ``b`` after every optimizer update (``MaxNorm(3)``: each column of ``W``,
+        the weights into one unit, keeps a norm of at most 3).
     """
 
     #: what the constructor and the safe loader accept (Keras 3's settings; those gradfit lacks must stay off)
     config_schema = Schema(
         {
             "units": Int(lo=1, hi=MAX_DIM).explained("the number of neurons, e.g. Dense(25)"),
-            "activation": Object("activation", default=None),
+            "activation": activations.ActivationObject(default=None),
             "use_bias": Bool(True),
             "kernel_initializer": Object("initializer", "glorot_uniform", nullable=False),
             "bias_initializer": Object("initializer", "zeros", nullable=False),
             "kernel_regularizer": Object("regularizer", None),
             "bias_regularizer": Object("regularizer", None),
-            "kernel_constraint": Off(),
-            "bias_constraint": Off(),
+            "kernel_constraint": Object("constraint", None),
+            "bias_constraint": Object("constraint", None),
             "lora_rank": Off(),
             "lora_alpha": Off(),
             "quantization_config": Off(),
@@ -82,7 +87,7 @@ class Dense(Layer):
             "bias_constraint": bias_constraint,
         }
         c, kwargs = self.config_schema.check_with_base(type(self).__name__, own, kwargs)
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=c["activity_regularizer"], **kwargs)
         self.units = c["units"]
         self.activation = activations.get(c["activation"])
         self.use_bias = c["use_bias"]
@@ -90,6 +95,8 @@ class Dense(Layer):
         self.bias_initializer = c["bias_initializer"]
         self.kernel_regularizer = c["kernel_regularizer"]
         self.bias_regularizer = c["bias_regularizer"]
+        self.kernel_constraint = c["kernel_constraint"]
+        self.bias_constraint = c["bias_constraint"]
         self.kernel = None
         self.bias = None
 
@@ -105,9 +112,17 @@ class Dense(Layer):
         n_in = input_shape[-1]
         if n_in is None:
             raise ValueError(f"Dense {self.name!r}: the last dimension of its input must be known, got {input_shape}.")
-        self.kernel = self.add_weight("kernel", (n_in, self.units), self.kernel_initializer, self.kernel_regularizer)
+        self.kernel = self.add_weight(
+            "kernel",
+            (n_in, self.units),
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight(
+                "bias", (self.units,), self.bias_initializer, self.bias_regularizer, constraint=self.bias_constraint
+            )
         self._finish_build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -132,10 +147,17 @@ class Dense(Layer):
     def backward(self, da):
         if self._nd_shape is not None:
             da = da.reshape(-1, self.units)
-        return self.backward_from_logits(self.activation.backward(self.z, self.a, da))
+        return self._backward_dz(self.activation.backward(self.z, self.a, da))
 
     def backward_from_logits(self, dz):
-        """Backward pass given ``dz = dJ/dz`` directly (the loss fused with sigmoid or softmax supplies it)."""
+        """Backward pass given ``dz = dJ/dz`` directly (the loss fused with sigmoid or softmax supplies it); an
+        activity penalty on ``a`` adds its ``dR/da * g'(z)``."""
+        if self._activity_regularizer is not None:
+            dz = dz + self._activity_gradient_wrt_logits()
+        return self._backward_dz(dz)
+
+    def _backward_dz(self, dz):
+        """The weight gradients and ``dJ/dx`` from ``dz = dJ/dz``."""
         if self.trainable:
             outer_into(self.x, dz, self.grad_kernel)  # dJ/dW = x^T dz, in the store's layout of W
             if self.use_bias:
@@ -157,9 +179,9 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "quantization_config": None,
         }
 
     def describe(self, inp: str, out: str, index: int) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, initializers, registry, regularizers
-from ..schema import Axis, Bool, Number, Object, Off, Schema
+from .. import backend, constraints, initializers, registry, regularizers
+from ..schema import Axis, Bool, Number, Object, Schema
 from .base import Layer
 
 __all__ = ["LayerNormalization"]
@@ -49,6 +49,8 @@ class LayerNormalization(Layer):
     beta_initializer, gamma_initializer : str or Initializer
         Keras's defaults: zeros and ones.
     beta_regularizer, gamma_regularizer : Regularizer, optional
+    beta_constraint, gamma_constraint : Constraint, optional
+        Projections applied to ``beta`` / ``gamma`` after every optimizer update.
     rms_scaling : bool
         Keras's deprecated option (see above).
     """
@@ -64,8 +66,8 @@ class LayerNormalization(Layer):
             "gamma_initializer": Object("initializer", "ones", nullable=False),
             "beta_regularizer": Object("regularizer", None),
             "gamma_regularizer": Object("regularizer", None),
-            "beta_constraint": Off(),
-            "gamma_constraint": Off(),
+            "beta_constraint": Object("constraint", None),
+            "gamma_constraint": Object("constraint", None),
         },
         base=Layer.config_schema,
     )
@@ -118,6 +120,7 @@ class LayerNormalization(Layer):
         self.center, self.scale, self.rms_scaling = c["center"], c["scale"], c["rms_scaling"]
         self.beta_initializer, self.gamma_initializer = c["beta_initializer"], c["gamma_initializer"]
         self.beta_regularizer, self.gamma_regularizer = c["beta_regularizer"], c["gamma_regularizer"]
+        self.beta_constraint, self.gamma_constraint = c["beta_constraint"], c["gamma_constraint"]
         self.gamma = None
         self.beta = None
 
@@ -164,9 +167,13 @@ class LayerNormalization(Layer):
         axes, positive = self._axes(input_shape)
         shape = self._weight_shape(input_shape)
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.gamma = self.add_weight(
+                "gamma", shape, self.gamma_initializer, self.gamma_regularizer, constraint=self.gamma_constraint
+            )
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.beta = self.add_weight(
+                "beta", shape, self.beta_initializer, self.beta_regularizer, constraint=self.beta_constraint
+            )
         self.axis = axes  # Keras keeps the sorted list from here on (get_config then says [-1])
         ndim = len(input_shape)
         self._norm_axes = positive
@@ -233,8 +240,8 @@ class LayerNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
 
     def describe(self, inp: str, out: str, index: int) -> dict:

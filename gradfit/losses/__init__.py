@@ -16,6 +16,8 @@ from . import probabilistic as _probabilistic
 from . import regression as _regression
 from .base import Loss
 from .crossentropy import *  # noqa: F403
+from .custom import CROSSENTROPY_NAMES, resolve_crossentropy
+from .custom import custom as custom  # gradfit's own (not in Keras): not in __all__
 from .focal import *  # noqa: F403
 from .hinge import *  # noqa: F403
 from .probabilistic import *  # noqa: F403
@@ -25,26 +27,47 @@ _MODULES = (_crossentropy, _focal, _hinge, _probabilistic, _regression)
 __all__ = sorted(["Loss", "deserialize", "get", "serialize", *(name for module in _MODULES for name in module.__all__)])
 
 
+class MissingGradientError(TypeError, ValueError):
+    """A loss function given without its gradient. A TypeError (the function is the wrong kind of object for
+    gradfit) that is also the ValueError gradfit raised before for every loss it could not use."""
+
+
 def get(identifier) -> Loss:
     """Resolve a loss given as an object, a class, a Keras name (``'mse'``), a Keras config
-    (``{'class_name': 'Huber', 'config': {...}}``) or one of the Keras functions (``binary_crossentropy``)."""
+    (``{'class_name': 'Huber', 'config': {...}}``), one of the Keras functions (``binary_crossentropy``) or a
+    function of one's own that carries its gradient (``fn.grad``; see :func:`custom`).
+
+    ``'crossentropy'`` / ``'ce'`` (any case) give a stand-in whose ``resolve(y, output_shape)`` picks binary,
+    sparse categorical or categorical cross-entropy from the shapes, as Keras's ``compile`` does.
+    """
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if isinstance(identifier, str):
+        if identifier.lower() in CROSSENTROPY_NAMES:
+            return resolve_crossentropy(identifier)
         return registry.LOSSES.require(identifier)()
     if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str):
         cls = registry.LOSSES.require(identifier["class_name"])
         return cls.from_config(dict(identifier.get("config") or {}))
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, type):
         entry = registry.LOSSES.entry(getattr(identifier, "__name__", None))
         if entry is not None and entry.obj.function is identifier:  # one of the function forms
             return entry.obj()
+        if callable(getattr(identifier, "grad", None)):
+            return custom(identifier, grad=identifier.grad)
+        name = getattr(identifier, "__name__", type(identifier).__name__)
+        raise MissingGradientError(
+            f"Cannot train with the loss {name!r}: gradfit computes gradients by hand, so a loss function needs its "
+            "gradient too. Give both, gradfit.losses.custom(fn, grad=dfn), where fn(y_true, y_pred) returns the "
+            "per-example losses L_i and dfn(y_true, y_pred) returns dL_i/dy_pred shaped like y_pred (or set "
+            "fn.grad = dfn and pass fn); or subclass gradfit.losses.Loss with per_sample(y, p) and grad(y, p)."
+        )
     raise ValueError(
-        f"Cannot use {identifier!r} as a loss: gradfit needs the loss's gradient, so give a loss object "
-        "(e.g. BinaryCrossentropy()), one of its names (e.g. 'binary_crossentropy', 'mse') or a function "
-        f"from gradfit.keras.losses. Known losses: {registry.LOSSES.known()}."
+        f"Cannot use {identifier!r} as a loss: give a loss object (e.g. BinaryCrossentropy()), one of its names "
+        "(e.g. 'binary_crossentropy', 'mse'), a function from gradfit.keras.losses, or "
+        f"gradfit.losses.custom(fn, grad=dfn). Known losses: {registry.LOSSES.known()}."
     )
 
 

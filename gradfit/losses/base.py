@@ -127,14 +127,42 @@ class Loss:
         if p.dtype.kind != "f":
             p = p.astype(backend.floatx())
         y = self.prepare_targets(np.asarray(y_true), p.shape)
+        return self.reduced(y, p, sample_weight).view(Tensor)
+
+    def reduced(self, y: np.ndarray, p: np.ndarray, sample_weight=None) -> np.ndarray:
+        """The loss of prepared targets ``y`` and outputs ``p`` (logits if :attr:`from_logits`), weighted and
+        reduced as :meth:`reduce` says: what ``loss(y_true, y_pred, sample_weight)`` returns."""
         with np.errstate(over="ignore", under="ignore"):
             values = self.per_sample_logits(y, p) if self.from_logits else self.per_sample(y, p)
+        return self.reduce(values, sample_weight, self.valid_entries(y))
+
+    def valid_entries(self, y: np.ndarray) -> np.ndarray | None:
+        """Which per-example losses count (a boolean array shaped like them), or None if all do: Keras's mask
+        of the loss values (``SparseCategoricalCrossentropy(ignore_class=…)`` masks the ignored labels)."""
+        return None
+
+    def reduce(self, values: np.ndarray, sample_weight=None, mask: np.ndarray | None = None) -> np.ndarray:
+        """Keras's ``reduce_weighted_values``: the per-example losses ``L_i`` weighted and reduced.
+
+        A mask merges into the weights first: for ``sum_over_batch_size`` / ``mean`` each counted entry weighs
+        ``n / n_valid`` (so the mean is over the counted entries only), for the other reductions 1; the entries
+        not counted weigh 0. Then ``sum_i w_i L_i`` divided by ``n`` (``sum_over_batch_size``, ``mean``), by
+        ``sum_i w_i`` (``mean_with_sample_weight`` with weights or a mask), or not at all (``sum``); ``none``
+        returns the weighted values. A zero divisor gives 0 (Keras's ``divide_no_nan``).
+        """
         weights = None
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=values.dtype).reshape(values.shape)
+        if mask is not None:
+            float_mask = mask.astype(values.dtype)
+            if self.reduction in ("sum_over_batch_size", "mean"):
+                valid = int(np.count_nonzero(mask))
+                float_mask *= mask.size / valid if valid else 0.0
+            weights = float_mask if weights is None else weights * float_mask
+        if weights is not None:
             values = values * weights
         if self.reduction in ("none", None) or values.shape in ((), (0,)):
-            return values.view(Tensor)
+            return values
         total = values.sum(dtype=values.dtype)
         if self.reduction == "sum":
             result = total
@@ -142,7 +170,7 @@ class Loss:
             divisor = weights.sum() if self.reduction == "mean_with_sample_weight" and weights is not None else None
             divisor = values.size if divisor is None else divisor
             result = total / divisor if divisor else np.zeros((), values.dtype)  # Keras's divide_no_nan
-        return np.asarray(result, dtype=values.dtype).view(Tensor)  # a scalar with TensorFlow's .numpy()
+        return np.asarray(result, dtype=values.dtype)  # a scalar with TensorFlow's .numpy() once viewed as Tensor
 
     def get_config(self) -> dict:
         """Keras's config: every entry of ``config_schema`` but the ones gradfit leaves off."""

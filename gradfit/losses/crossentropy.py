@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..schema import Bool, Choice, Number, Off
+from ..schema import Bool, Choice, Int, Number, Optional
 from .base import Loss, logsumexp, loss_schema, register, sigmoid, softmax
 
 __all__ = [
@@ -199,6 +199,10 @@ class SparseCategoricalCrossentropy(Loss):
     From logits ``z``: ``L = logsumexp(z) - z_y`` and ``dL/dz = softmax(z) - onehot(y)``.
     On probabilities Keras clips ``p`` to ``[eps, 1 - eps]`` and then takes the softmax
     cross-entropy of ``log(p)``, which renormalises ``p``; so does this.
+
+    ``ignore_class=c``: the examples labelled ``c`` (which may lie outside ``[0, classes)``, e.g. -1 or 255)
+    have loss 0 and no gradient, and, as in Keras, they are masked: ``sum_over_batch_size`` averages over the
+    other examples only (``sum_i w_i L_i / n_valid``), ``mean_with_sample_weight`` divides by their weights.
     """
 
     logits_activation = "softmax"
@@ -208,7 +212,7 @@ class SparseCategoricalCrossentropy(Loss):
     dz_formula = "(f(X) - onehot(y)) / m"
     config_schema = loss_schema(
         "sparse_categorical_crossentropy",
-        {"from_logits": Bool(False), "ignore_class": Off(), "axis": Choice(-1, default=-1)},
+        {"from_logits": Bool(False), "ignore_class": Optional(Int()), "axis": Choice(-1, default=-1)},
     )
 
     def __init__(
@@ -220,9 +224,6 @@ class SparseCategoricalCrossentropy(Loss):
         name: str | None = "sparse_categorical_crossentropy",
     ):
         self._configure(from_logits=from_logits, ignore_class=ignore_class, reduction=reduction, axis=axis, name=name)
-
-    def get_config(self):
-        return {**super().get_config(), "ignore_class": self.ignore_class}  # Keras writes the null
 
     def prepare_targets(self, y, output_shape):
         if y.ndim == len(output_shape) and y.shape[-1] == 1:
@@ -236,13 +237,61 @@ class SparseCategoricalCrossentropy(Loss):
         if y.dtype.kind == "f" and y.size and not np.array_equal(y, np.round(y)):
             raise ValueError("SparseCategoricalCrossentropy: targets y must be whole numbers (class indices).")
         classes = output_shape[-1]
-        if y.size and (y.min() < 0 or y.max() >= classes):
+        counted = y if self.ignore_class is None else y[y != self.ignore_class]
+        if counted.size and (counted.min() < 0 or counted.max() >= classes):
+            ignored = "" if self.ignore_class is None else f" (besides the ignored class {self.ignore_class})"
             raise ValueError(
-                f"SparseCategoricalCrossentropy: labels must lie in [0, {classes}) for an output with {classes} "
-                f"units; got labels from {y.min():g} to {y.max():g}. Make the output layer as wide as the "
-                "number of classes, or relabel the classes from 0."
+                f"SparseCategoricalCrossentropy: labels{ignored} must lie in [0, {classes}) for an output with "
+                f"{classes} units; got labels from {counted.min():g} to {counted.max():g}. Make the output layer "
+                "as wide as the number of classes, relabel the classes from 0, or name a label to skip with "
+                "ignore_class."
             )
         return y.astype(np.intp)
+
+    def valid_entries(self, y):
+        return None if self.ignore_class is None else y != self.ignore_class
+
+    def _counted(self, y):
+        """``(labels with the ignored ones replaced by 0, mask of the counted ones)``; mask None without
+        ``ignore_class``."""
+        if self.ignore_class is None:
+            return y, None
+        valid = y != self.ignore_class
+        return np.where(valid, y, 0), valid
+
+    def reduced(self, y, p, sample_weight=None):
+        if self.ignore_class is None:
+            return super().reduced(y, p, sample_weight)
+        y, valid = self._counted(y)
+        with np.errstate(over="ignore", under="ignore"):
+            values = self.per_sample_logits(y, p) if self.from_logits else self.per_sample(y, p)
+        values = np.where(valid, values, np.zeros((), values.dtype))  # Keras: 0 where ignored, then masked
+        return self.reduce(values, sample_weight, valid)
+
+    def batch_sum_and_grad(self, y, a, z=None, sample_weight=None):
+        """As :meth:`Loss.batch_sum_and_grad`, and with ``ignore_class`` Keras's mask folded into the weights so
+        that the training step's division (by ``n``, or by ``sum_i w_i``) gives Keras's value: each counted
+        entry weighs ``w_i * (the step's divisor) / (Keras's divisor)``, an ignored one 0."""
+        if self.ignore_class is None:
+            return super().batch_sum_and_grad(y, a, z, sample_weight)
+        y, valid = self._counted(y)
+        if z is not None:
+            values, d = self.per_sample_logits(y, z), self.grad_logits(y, z, a)
+        elif self.from_logits:
+            values, d = self.per_sample_logits(y, a), self.grad_logits(y, a)
+        else:
+            values, d = self.per_sample(y, a), self.grad(y, a)
+        w = valid.astype(d.dtype)
+        if sample_weight is not None:
+            w *= np.asarray(sample_weight, d.dtype).reshape((len(w),) + (1,) * (w.ndim - 1))
+        if self.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+            step_divisor = self.batch_divisor(w.size, sample_weight)
+            keras_divisor = (
+                float(w.sum()) if self.reduction == "mean_with_sample_weight" else float(np.count_nonzero(valid))
+            )
+            w *= step_divisor / keras_divisor if keras_divisor else 0.0
+        d *= w[..., None]
+        return float(np.where(valid, values, 0.0).ravel() @ w.ravel()), d
 
     @staticmethod
     def _pick(values, y):
@@ -268,7 +317,7 @@ class SparseCategoricalCrossentropy(Loss):
         np.put_along_axis(dz, y[..., None], self._pick(dz, y)[..., None] - 1, axis=-1)
         return dz
 
-    def sum_and_grad_logits(self, y, z, a=None):
+    def sum_and_grad_logits(self, y, z, a=None):  # reached only without ignore_class
         """The fused softmax cross-entropy of a batch, the MNIST-sized step's hot path (the one speed trick of
         this loss: everything else goes through ``per_sample_logits`` / ``grad_logits``).
 

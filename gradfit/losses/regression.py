@@ -7,22 +7,31 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..schema import Number
 from .base import Loss, loss_schema, register
 
 __all__ = [
     "MAE",
+    "MAPE",
     "MSE",
+    "MSLE",
     "Huber",
     "LogCosh",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
     "huber",
     "log_cosh",
     "mae",
+    "mape",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
     "mean_squared_error",
+    "mean_squared_logarithmic_error",
     "mse",
+    "msle",
 ]
 
 
@@ -111,9 +120,60 @@ class LogCosh(Loss):
         return np.tanh(p - y) / p.shape[-1]
 
 
+@register("mean_absolute_percentage_error", aliases=("mape", "MAPE"))
+class MeanAbsolutePercentageError(Loss):
+    """Absolute error relative to the target, in percent: ``L = 100 mean_j |p_j - y_j| / max(|y_j|, eps)``;
+    ``dL/dp = 100 sign(p - y) / max(|y|, eps) / units``."""
+
+    formula = "L = 100 |f(x) - y| / |y|"
+    config_schema = loss_schema("mean_absolute_percentage_error")
+
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = "mean_absolute_percentage_error"
+    ):
+        self._configure(reduction=reduction, name=name)
+
+    def per_sample(self, y, p):
+        scale = np.maximum(np.abs(y), backend.epsilon())
+        return 100.0 * np.abs((y - p) / scale).mean(axis=-1)
+
+    def grad(self, y, p):
+        scale = np.maximum(np.abs(y), backend.epsilon())
+        return np.sign(p - y) * (100.0 / p.shape[-1]) / scale
+
+
+@register("mean_squared_logarithmic_error", aliases=("msle", "MSLE"))
+class MeanSquaredLogarithmicError(Loss):
+    """Squared error of the logarithms: ``L = mean_j (log(1 + max(p_j, eps)) - log(1 + max(y_j, eps)))^2``;
+    ``dL/dp = 2 (log(1 + p) - log(1 + y)) / (1 + p) / units`` where ``p >= eps`` (below, the ``max`` passes no
+    gradient, as TensorFlow's ``maximum``)."""
+
+    formula = "L = (log(1 + f(x)) - log(1 + y))^2"
+    config_schema = loss_schema("mean_squared_logarithmic_error")
+
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = "mean_squared_logarithmic_error"
+    ):
+        self._configure(reduction=reduction, name=name)
+
+    def per_sample(self, y, p):
+        eps = backend.epsilon()
+        return np.square(np.log(np.maximum(p, eps) + 1.0) - np.log(np.maximum(y, eps) + 1.0)).mean(axis=-1)
+
+    def grad(self, y, p):
+        eps = backend.epsilon()
+        pc = np.maximum(p, eps) + 1.0
+        diff = np.log(pc) - np.log(np.maximum(y, eps) + 1.0)
+        return 2 * diff / pc * (p >= eps) / p.shape[-1]
+
+
 mean_squared_error = MeanSquaredError.function
 mean_absolute_error = MeanAbsoluteError.function
 huber = Huber.function
 log_cosh = LogCosh.function
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mean_absolute_percentage_error = MeanAbsolutePercentageError.function
+mean_squared_logarithmic_error = MeanSquaredLogarithmicError.function
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error

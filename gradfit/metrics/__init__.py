@@ -4,13 +4,17 @@
   ``MeanMetricWrapper``;
 * :mod:`.accuracy`: ``Accuracy``, ``BinaryAccuracy``, ``CategoricalAccuracy``, ``SparseCategoricalAccuracy`` and
   the top-k accuracies;
-* :mod:`.regression`: ``MeanSquaredError``, ``MeanAbsoluteError``, ``RootMeanSquaredError``;
-* :mod:`.confusion` and :mod:`.auc`: ``Precision``, ``Recall`` and ``AUC`` from weighted confusion counts.
+* :mod:`.regression`: ``MeanSquaredError``, ``MeanAbsoluteError``, ``RootMeanSquaredError``,
+  ``MeanAbsolutePercentageError``, ``MeanSquaredLogarithmicError``, ``R2Score``;
+* :mod:`.confusion` and :mod:`.auc`: ``Precision``, ``Recall`` and ``AUC`` from weighted confusion counts;
+* :mod:`.fscore`: ``FBetaScore`` and ``F1Score``.
 
 Every metric class registers itself in ``registry.METRICS`` under the strings ``keras.metrics.get`` accepts (its
 class name, that name in snake_case, ``'mse'``/``'mae'``); :func:`get`, its "did you mean" suggestions and the
 safe loader's allow-list all come from there. A loss's name works as a metric too (``'binary_crossentropy'``:
-the loss's per-example values averaged), found in ``registry.LOSSES``.
+the loss's per-example values averaged), found in ``registry.LOSSES``; so does a function ``fn(y_true, y_pred)``
+(``MeanMetricWrapper``). A loss object (``metrics=[BinaryCrossentropy()]``) is, as in Keras, the mean over the
+batches of each batch's loss value (each batch counts once, whatever its size).
 
 ``'accuracy'`` is resolved from the shapes, as Keras does: an output with one unit gives ``BinaryAccuracy``
 (``f(x) > 0.5``), integer labels for a wider output give ``SparseCategoricalAccuracy`` (``argmax f(x) == y``),
@@ -23,6 +27,8 @@ instances (``gradfit.keras.backend.clear_session()`` restarts the count).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .. import registry
 from .accuracy import (
@@ -38,19 +44,32 @@ from .base import Mean, MeanMetricWrapper, Metric
 from .base import dense_targets as dense_targets  # for the training step (not Keras API)
 from .base import sparse_labels as sparse_labels
 from .confusion import Precision, Recall
-from .regression import MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError
+from .fscore import F1Score, FBetaScore
+from .regression import (
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
+)
 
 __all__ = [
     "AUC",
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "F1Score",
+    "FBetaScore",
     "Mean",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
     "Metric",
     "Precision",
+    "R2Score",
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
@@ -66,23 +85,18 @@ _KERAS_ONLY_CLASSES = (
     "CategoricalHinge",
     "ConcordanceCorrelation",
     "CosineSimilarity",
-    "F1Score",
-    "FBetaScore",
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
     "IoU",
     "KLDivergence",
     "LogCoshError",
-    "MeanAbsolutePercentageError",
     "MeanIoU",
-    "MeanSquaredLogarithmicError",
     "OneHotIoU",
     "OneHotMeanIoU",
     "PearsonCorrelation",
     "Poisson",
     "PrecisionAtRecall",
-    "R2Score",
     "RecallAtPrecision",
     "SensitivityAtSpecificity",
     "SpecificityAtSensitivity",
@@ -110,6 +124,37 @@ def _loss_metric(name: str) -> Metric | None:
     return metric
 
 
+class _LossObjectMetric(Metric):
+    """A loss object given as a metric (``metrics=[BinaryCrossentropy()]``), as Keras's ``compile`` wraps it
+    (``MeanMetricWrapper(loss)``): each batch adds the loss's value on it, reduced as the loss reduces
+    (``sum_over_batch_size``: the batch's mean), and the result is the mean of those values over the batches; a
+    loss with ``reduction=None`` adds its per-example values instead. Named by the loss's name."""
+
+    _direction = "down"  # a loss is minimised
+
+    def __init__(self, loss):
+        self.loss = loss
+        self.target_kind = "sparse" if loss.sparse else "dense"
+        super().__init__(loss.name)
+
+    def update_prepared(self, y, p, sample_weight):
+        if sample_weight is not None:
+            raise ValueError(
+                f"The loss {self.loss.name!r} used as a metric is averaged per batch and cannot be weighted per "
+                "example (Keras cannot either): give it in metrics=, not weighted_metrics=, or use its name "
+                f"({self.loss.name!r}) for the per-example mean."
+            )
+        values = np.asarray(self.loss.reduced(y, np.asarray(p)), dtype=np.float64)
+        self.total += float(values.sum())
+        self.count += values.size if values.ndim else 1
+
+    def get_config(self) -> dict:
+        raise ValueError(
+            f"A loss object used as a metric ({type(self.loss).__name__}) cannot be saved as a metric; compile "
+            f"with its name ({self.loss.name!r}) to save the model."
+        )
+
+
 def _lowercase_names() -> str:
     """The public metrics' lower-case names (what ``compile(metrics=[...])`` is usually given)."""
     names = {n for e in registry.METRICS if e.public for n in (e.name, *e.aliases) if n[0].islower()}
@@ -124,10 +169,20 @@ def get(identifier, y_shape: tuple | None = None, output_shape: tuple | None = N
     registered :class:`Accuracy`, as for ``keras.metrics.get``. A name becomes the metric's name in ``History``
     and ``evaluate(return_dict=True)``, as in Keras (``'mse'`` → ``mse``).
     """
+    from ..losses import Loss
+
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        identifier = identifier()
+    if isinstance(identifier, Loss):
+        if y_shape is not None and output_shape is not None and hasattr(identifier, "resolve"):
+            identifier = identifier.resolve(y_shape, output_shape)
+        return _LossObjectMetric(identifier)
+    if callable(identifier) and not isinstance(identifier, type):  # fn(y_true, y_pred) -> per-example values
+        return MeanMetricWrapper(identifier, name=registry.snake_case(getattr(identifier, "__name__", "") or "fn"))
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = registry.METRICS.lookup(identifier["class_name"])
         if not isinstance(cls, type):

@@ -21,6 +21,12 @@ from .confusion import (
 __all__ = ["AUC"]
 
 _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
+
+#: bounds on the state a config can ask for (Keras sets none): four count arrays of ``num_thresholds`` (times
+#: ``num_labels``) float64 entries, 8 MB each at the largest single-label size, 32 MB in all per label set
+MAX_THRESHOLDS = 10**6
+MAX_LABELS = 10**5
+MAX_COUNTS = 1 << 22  # num_thresholds * num_labels: 4 arrays of 32 MB
 _METHODS = ("interpolation", "majoring", "minoring")
 
 
@@ -44,7 +50,9 @@ class AUC(Metric):
     config_schema = Schema(
         {
             "num_thresholds": KerasMessage(
-                Int(200, lo=2), "Argument `num_thresholds` must be an integer > 1. Received: {value!r}"
+                Int(200, lo=2, hi=MAX_THRESHOLDS),
+                "Argument `num_thresholds` must be an integer > 1 (and at most "
+                f"{MAX_THRESHOLDS} in gradfit, which keeps its counts in memory). Received: {{value!r}}",
             ),
             "curve": KerasMessage(
                 Choice(*_CURVES.values(), *_CURVES, default="ROC"),
@@ -58,7 +66,7 @@ class AUC(Metric):
             "name": named(None),
             "thresholds": THRESHOLDS,
             "multi_label": Bool(False),
-            "num_labels": Optional(Int(lo=1)),
+            "num_labels": Optional(Int(lo=1, hi=MAX_LABELS)),
             "label_weights": Optional(Numbers()),
             "from_logits": Bool(False),
         },
@@ -110,10 +118,21 @@ class AUC(Metric):
         if num_labels is not None and not multi_label:
             raise ValueError("`num_labels` is needed only when `multi_label` is True.")
         self.num_labels = c["num_labels"]
+        if self.num_labels is not None:
+            self._check_size(self.num_labels)
         self.label_weights = None if label_weights is None else np.asarray(label_weights, dtype=np.float64)
         self.from_logits = c["from_logits"]
         self._num_labels = self.num_labels if self.multi_label else None
         super().__init__(c["name"] or backend.unique_name("auc"), c["dtype"])
+
+    def _check_size(self, labels: int) -> None:
+        """Refuse counts too large to hold (``num_thresholds * num_labels`` entries in each of four arrays)."""
+        if self.num_thresholds * labels > MAX_COUNTS:
+            raise ValueError(
+                f"AUC(multi_label=True) with {self.num_thresholds} thresholds and {labels} labels would keep "
+                f"{self.num_thresholds * labels} counts per array; gradfit allows at most {MAX_COUNTS}. Use fewer "
+                "thresholds (num_thresholds) or fewer labels."
+            )
 
     @property
     def thresholds(self) -> list[float]:
@@ -139,6 +158,7 @@ class AUC(Metric):
                     f"AUC(multi_label=True) needs outputs of rank 2 (examples, labels); got shape {p.shape}."
                 )
             if self._num_labels is None:
+                self._check_size(p.shape[1])
                 self._num_labels = p.shape[1]
                 self.reset_state()
             elif p.shape[1] != self._num_labels:

@@ -35,8 +35,8 @@ class Adadelta(Optimizer):
 
     def slot_specs(self):
         return (
-            SlotSpec("accumulated_grads", "accumulated_grad"),
-            SlotSpec("accumulated_delta_vars", "accumulated_delta_var"),
+            SlotSpec("accumulated_grads", "accumulated_grad", nonnegative=True),
+            SlotSpec("accumulated_delta_vars", "accumulated_delta_var", nonnegative=True),
         )
 
     def keras_layout(self):

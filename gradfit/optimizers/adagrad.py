@@ -26,7 +26,7 @@ class Adagrad(Optimizer):
 
     def slot_specs(self):
         # Keras fills it with initializers.Constant, which casts the value
-        return (SlotSpec("accumulators", "accumulator", fill=f32(self.initial_accumulator_value)),)
+        return (SlotSpec("accumulators", "accumulator", fill=f32(self.initial_accumulator_value), nonnegative=True),)
 
     def update(self, w, g, lr, t):
         acc, tmp = self._slots["accumulators"], self._tmp

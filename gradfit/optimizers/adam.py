@@ -23,7 +23,9 @@ class Adam(Optimizer):
 
     config_schema = Schema(
         {
-            "beta_1": Number(0.9, lo=0, hi=1),
+            # beta_1 = 1 would divide by 1 - beta_1^t = 0 at the first step (Keras accepts it and its weights
+            # become NaN; gradfit refuses what would corrupt the state); beta_2 = 1 only stops learning
+            "beta_1": Number(0.9, lo=0, hi=1, hi_open=True),
             "beta_2": Number(0.999, lo=0, hi=1),
             "epsilon": Number(1e-7, lo=0),
             "amsgrad": Bool(False),
@@ -54,9 +56,10 @@ class Adam(Optimizer):
         # v += (g^2 - v)(1 - b2) take three and four. On an MNIST-sized network (235k weights) that is
         # 75 us of a 330 us step of Adam; the values agree with Keras's to float32 rounding.
         s1, s2 = slot_scale(1 - self.beta_1), slot_scale(1 - self.beta_2)
-        return (SlotSpec("momentums", "momentum", scale=s1), SlotSpec("velocities", "velocity", scale=s2)) + (
-            (SlotSpec("velocity_hats", "velocity_hat", scale=s2),) if self.amsgrad else ()
-        )
+        return (
+            SlotSpec("momentums", "momentum", scale=s1),
+            SlotSpec("velocities", "velocity", scale=s2, nonnegative=True),
+        ) + ((SlotSpec("velocity_hats", "velocity_hat", scale=s2, nonnegative=True),) if self.amsgrad else ())
 
     def keras_layout(self):
         # Keras adds momentum and velocity interleaved weight by weight, then the velocity_hats

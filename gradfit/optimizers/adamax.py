@@ -18,7 +18,12 @@ class Adamax(Optimizer):
     """
 
     config_schema = Schema(
-        {"beta_1": Number(0.9, lo=0, hi=1), "beta_2": Number(0.999, lo=0, hi=1), "epsilon": Number(1e-7, lo=0)},
+        {
+            # beta_1 = 1 would divide by 1 - beta_1^t = 0 (Keras accepts it and its weights become NaN)
+            "beta_1": Number(0.9, lo=0, hi=1, hi_open=True),
+            "beta_2": Number(0.999, lo=0, hi=1),
+            "epsilon": Number(1e-7, lo=0),
+        },
         base=Optimizer.config_schema,
     )
     rule = "m = b1*m + (1-b1)*g;  u = max(b2*u, |g|);  w = w - alpha/(1-b1^t) * m / (u + eps)"
@@ -35,7 +40,7 @@ class Adamax(Optimizer):
         # m kept as M = m / (1 - b1): M = b1 M + g is two passes where m += (g - m)(1 - b1) is three
         return (
             SlotSpec("momentums", "momentum", scale=slot_scale(1 - self.beta_1)),
-            SlotSpec("norms", "norm"),
+            SlotSpec("norms", "norm", nonnegative=True),  # u + eps is a divisor
         )
 
     def keras_layout(self):

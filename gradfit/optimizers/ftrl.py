@@ -7,6 +7,7 @@ import numpy as np
 from .. import registry
 from ..schema import Number, Schema
 from .base import Optimizer, SlotSpec, f32
+from .fields import LearningRate
 
 
 @registry.OPTIMIZERS.register(aliases=("ftrl",))
@@ -21,6 +22,8 @@ class Ftrl(Optimizer):
 
     config_schema = Schema(
         {
+            # the rule divides by alpha: 0 would make every weight NaN (as it does in Keras), so it is refused
+            "learning_rate": LearningRate(0.001, positive=True),
             "learning_rate_power": Number(-0.5, hi=0),
             "initial_accumulator_value": Number(0.1, lo=0),
             "l1_regularization_strength": Number(0.0, lo=0),
@@ -35,6 +38,7 @@ class Ftrl(Optimizer):
         "w = (clip(z, -l1, l1) - z) / (n_new^-p/alpha + 2*l2)"
     )
     scratch_buffers = 2
+    divides_by_learning_rate = True
 
     def __init__(
         self,
@@ -65,7 +69,8 @@ class Ftrl(Optimizer):
 
     def slot_specs(self):
         return (
-            SlotSpec("accumulators", "accumulator", fill=f32(self.initial_accumulator_value)),  # Constant casts
+            # Constant casts; n^(-p) is a power of it
+            SlotSpec("accumulators", "accumulator", fill=f32(self.initial_accumulator_value), nonnegative=True),
             SlotSpec("linears", "linear"),
         )
 

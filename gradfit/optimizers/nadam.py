@@ -23,7 +23,12 @@ class Nadam(Optimizer):
     """
 
     config_schema = Schema(
-        {"beta_1": Number(0.9, lo=0, hi=1), "beta_2": Number(0.999, lo=0, hi=1), "epsilon": Number(1e-7, lo=0)},
+        {
+            "beta_1": Number(0.9, lo=0, hi=1),
+            # beta_2 = 1 would divide by 1 - beta_2^t = 0 (Keras accepts it and its weights become NaN)
+            "beta_2": Number(0.999, lo=0, hi=1, hi_open=True),
+            "epsilon": Number(1e-7, lo=0),
+        },
         base=Optimizer.config_schema,
     )
     rule = (
@@ -46,11 +51,12 @@ class Nadam(Optimizer):
         # kept as M = m / (1 - b1) and V = v / (1 - b2), as Adam's (two and three passes instead of three and four)
         return (
             SlotSpec("momentums", "momentum", scale=slot_scale(1 - self._b1)),
-            SlotSpec("velocities", "velocity", scale=slot_scale(1 - self._b2)),
+            SlotSpec("velocities", "velocity", scale=slot_scale(1 - self._b2), nonnegative=True),
         )
 
     def scalar_specs(self):
-        return (ScalarSpec("u_product", "u_product", 1.0),)
+        # a product of factors b1 (1 - 0.5 * 0.96^t) in [0, 1)
+        return (ScalarSpec("u_product", "u_product", 1.0, lo=0.0, hi=1.0),)
 
     def keras_layout(self):
         return (("momentums", "velocities"),)

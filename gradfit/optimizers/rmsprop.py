@@ -49,7 +49,7 @@ class RMSprop(Optimizer):
         # uncentered, v is kept as V = v / (1 - rho), so that V = rho V + g^2 saves the multiply by 1 - rho
         scale = slot_scale(1 - self.rho) if not self.centered else 1.0
         return (
-            (SlotSpec("velocities", "velocity", scale=scale),)
+            (SlotSpec("velocities", "velocity", scale=scale, nonnegative=True),)
             + ((SlotSpec("average_gradients", "average_gradient"),) if self.centered else ())
             + ((SlotSpec("momentums", "momentum"),) if self.momentum else ())
         )

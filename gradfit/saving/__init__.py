@@ -23,8 +23,12 @@ Loading is safe by construction, whatever the file holds:
   read; the weights member may not be much larger than the parameters its config declares, and reads are
   capped whatever the zip headers claim, so a member that inflates to gigabytes fails fast in little memory;
 * every weight's shape and dtype is checked against the config (HDF5 links, external storage and
-  compression filters refused) before any model is built or any weight assigned, so a bad file leaves
-  no half-loaded model;
+  compression filters refused), and its values too (NaN, infinity, or a float64 number beyond the model's
+  float32 range, which the cast would make infinite), before any model is built or any weight assigned, so a
+  bad file leaves no half-loaded model; names that are not UTF-8 text are refused by name;
+* every size a config asks for is bounded before anything is allocated (the weights it declares, the values
+  per example at each layer, the parameters of a config read without weights), and a model read from a file
+  draws its initial weights straight into its parameter vector (its weights' size once, not twice);
 * writes go to a temporary file in the target's folder, renamed over the target once complete.
 
 One concern per module: ``archive`` (the zip: members, sizes, compression, atomic writes), ``h5`` (HDF5

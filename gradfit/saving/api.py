@@ -32,6 +32,15 @@ def _weights_bytes(zf, members, plan: plans.ModelPlan, where: str) -> bytes:
     return archive.read_member(zf, info, limit, where)
 
 
+def _plan(config, where: str, inner: bool = False) -> plans.ModelPlan:
+    """The checked plan of a config; a config nested deeper than Python's recursion allows is refused too (every
+    nesting gradfit reads is bounded by its schemas; this is the net under them)."""
+    try:
+        return plans.plan_from_config(config, where) if inner else plans.plan_from_serialized(config, where)
+    except RecursionError:
+        fail(where, "nested too deeply")
+
+
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """Load a Keras 3 ``.keras`` file (written by gradfit or by Keras 3) as a gradfit ``Sequential`` model.
 
@@ -64,7 +73,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     config_where = f"{where}: {archive.CONFIG_NAME}"
     with zf:
         text = archive.read_member(zf, members[archive.CONFIG_NAME], archive.MAX_CONFIG_BYTES, where)
-        plan = plans.plan_from_serialized(loads(text, config_where), config_where)
+        plan = _plan(loads(text, config_where), config_where)
         if not compile:
             plan.compile = None
         if archive.WEIGHTS_NAME not in members:
@@ -89,9 +98,9 @@ def model_from_config(config, custom_objects=None):
     if custom_objects:
         raise ValueError("gradfit never loads custom objects (custom_objects must be None).")
     if isinstance(config, dict) and "class_name" in config:
-        plan = plans.plan_from_serialized(config, "config")
+        plan = _plan(config, "config")
     else:
-        plan = plans.plan_from_config(config, "config")
+        plan = _plan(config, "config", inner=True)
     n = plan.counts()[1]
     if n > MAX_PARAMS_WITHOUT_WEIGHTS:
         fail("config", f"declares {n} parameters, more than the {MAX_PARAMS_WITHOUT_WEIGHTS} a config alone may")

@@ -10,6 +10,7 @@ it, and a config declaring huge weights refused, before any array is allocated.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections import Counter
@@ -34,6 +35,9 @@ from ..schema import (
 )
 
 MAX_LAYERS = 10_000
+#: the most values one example may have at any layer's input or output, in a model read from a file (a layer's
+#: constants, such as Normalization's fixed mean and variance, are as large as its input)
+MAX_EXAMPLE_VALUES = 1 << 27
 _LAYER_KEYS = frozenset({"module", "class_name", "config", "registered_name", "build_config", "shared_object_id"})
 _MODEL_KEYS = frozenset(
     {"module", "class_name", "config", "registered_name", "build_config", "compile_config", "shared_object_id"}
@@ -241,6 +245,13 @@ def _predict_weights(weighted: list[LayerPlan], input_shape, where: str) -> None
     shape = tuple(input_shape)
     if len(shape) < 2:
         shape = (None,) + shape
+    per_example = math.prod(d for d in shape[1:] if d is not None)
+    if per_example > MAX_EXAMPLE_VALUES:
+        fail(
+            where,
+            f"the input shape {shape} has {per_example} values per example, more than the {MAX_EXAMPLE_VALUES} "
+            "gradfit reads from a file",
+        )
     for p in weighted:
         try:
             p.weights = [(n, tuple(s), bool(t), str(d)) for n, s, t, d in p.layer.keras_weights(shape)]
@@ -251,6 +262,15 @@ def _predict_weights(weighted: list[LayerPlan], input_shape, where: str) -> None
             fail(where, f"layer {p.layer.name!r} cannot take inputs of shape {shape}: {exc}")
         if len(shape) > MAX_RANK or any(d is not None and not 0 < d <= MAX_DIM for d in shape):
             fail(where, f"layer {p.layer.name!r} would output the shape {shape}")
+        per_example = math.prod(d for d in shape[1:] if d is not None)
+        if per_example > MAX_EXAMPLE_VALUES:
+            # a layer may hold constants of its input's size (Normalization's fixed mean and variance) that
+            # are no weights: bounded here, before any is allocated
+            fail(
+                where,
+                f"layer {p.layer.name!r} would output {per_example} values per example (shape {shape}), more than "
+                f"the {MAX_EXAMPLE_VALUES} gradfit reads from a file",
+            )
         for n, s, _, d in p.weights:
             if (
                 len(s) > MAX_RANK
@@ -361,11 +381,17 @@ def plan_from_serialized(top, where: str = "config.json") -> ModelPlan:
 def build(plan: ModelPlan, where: str):
     """The Sequential model of a checked plan, built, with its weights still as initialised."""
     from ..models import Sequential
+    from ..parameters import preallocated
 
+    trainable = [w for p in plan.weighted if p.layer.trainable for w in p.weights if w[2]] if plan.trainable else []
+    dtypes = {w[3] for w in trainable}
+    # the layers draw their initial weights straight into the model's vector: building costs the weights once
+    layout = preallocated([w[1] for w in trainable], dtypes.pop()) if len(dtypes) == 1 else contextlib.nullcontext()
     try:
-        model = Sequential(layers=[p.layer for p in plan.layers], name=plan.name, trainable=plan.trainable)
-        if plan.build_shape is not None and not model.built:
-            model.build(plan.build_shape)
+        with layout:
+            model = Sequential(layers=[p.layer for p in plan.layers], name=plan.name, trainable=plan.trainable)
+            if plan.build_shape is not None and not model.built:
+                model.build(plan.build_shape)
     except (TypeError, ValueError, NotImplementedError, ArithmeticError, IndexError) as exc:
         fail(where, f"cannot build the model: {exc}")
     for p in plan.weighted:  # the weights the layers made are the ones predicted (else keras_weights is wrong)

@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from ..schema import ModelFileError, fail
+from ..schema import ModelFileError, fail, short
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: what h5py raises on a corrupt file (HDF5 has no checksum: any of these may come from flipped bits)
@@ -54,29 +54,42 @@ class H5:
         return obj
 
     def keys(self, group, at: str, limit: int = 100_000) -> list[str]:
+        """The names in ``group`` (at most ``limit``), each UTF-8 text (h5py hands other names out as bytes)."""
         try:
             n = len(group)
             if n > limit:
                 fail(self.where, f"{at}: {n} entries")
-            return list(group.keys())
+            names = list(group.keys())
         except ModelFileError:
             raise
         except _H5_ERRORS as exc:
             fail(self.where, f"{at}: unreadable ({exc})")
+        for name in names:
+            _check_name(name, self.where, at)
+        return names
 
     def hard_children(self, group, at: str, limit: int = 100_000) -> set[str]:
         """The names in ``group``, read in one pass over its links without opening anything; any link that is
         not a hard link (soft, external, user-defined) is refused by name."""
         names: dict[str, int] = {}
 
+        undecodable: list[bytes] = []
+
         def visit(name: bytes, info):
-            names[name.decode("utf-8", "replace")] = info.type
+            # nothing may be raised in here: h5py's callback machinery turns it into a SystemError
+            try:
+                names[name.decode("utf-8")] = info.type
+            except UnicodeDecodeError:
+                undecodable.append(name)
+                return 1
             return None if len(names) <= limit else 1  # anything but None stops the iteration
 
         try:
             group.id.links.iterate(visit, info=True)
         except _H5_ERRORS as exc:
             fail(self.where, f"{at}: unreadable ({exc})")
+        for name in undecodable:
+            _check_name(name, self.where, at)
         if len(names) > limit:
             fail(self.where, f"{at}: more than {limit} entries")
         kinds = {self.h5py.h5l.TYPE_SOFT: "SoftLink", self.h5py.h5l.TYPE_EXTERNAL: "ExternalLink"}
@@ -92,6 +105,8 @@ class H5:
         """The dataset's values, once its shape, dtype and storage are what the config says."""
         h5 = self.h5py
         try:
+            if ds.shape is None:
+                fail(self.where, f"{at}: an empty dataset (a null dataspace) holds no values")
             ds_shape, ds_dtype = tuple(ds.shape), ds.dtype
             if ds.external:
                 fail(self.where, f"{at}: refusing a dataset stored in external files")
@@ -100,7 +115,7 @@ class H5:
             if ds.id.get_create_plist().get_nfilters():
                 fail(self.where, f"{at}: refusing a compressed or filtered dataset (Keras writes plain ones)")
             if len(ds.attrs):
-                fail(self.where, f"{at}: unexpected attributes {sorted(ds.attrs.keys())[:5]} (e.g. bfloat16 data)")
+                fail(self.where, f"{at}: unexpected attributes {short(list(ds.attrs.keys()))} (e.g. bfloat16 data)")
         except ModelFileError:
             raise
         except _H5_ERRORS as exc:
@@ -124,7 +139,31 @@ class H5:
             fail(self.where, f"{at}: unreadable ({exc})")
         if want.kind != "f" and value.size and (value.min() < 0 or value.max() > np.iinfo(want).max):
             fail(self.where, f"{at}: counts must be non-negative integers, got {value.min()}..{value.max()}")
+        if want.kind == "f" and value.size:
+            _check_floats(value, want, self.where, at)
         return value.astype(want, copy=False)
+
+
+def _check_name(name, where: str, at: str) -> None:
+    if not isinstance(name, str):
+        fail(where, f"{at}: an entry is named {short(name)}, which is not UTF-8 text (Keras writes names it can read)")
+
+
+def _check_floats(value: np.ndarray, want: np.dtype, where: str, at: str) -> None:
+    """Refuse NaN and infinity, and numbers beyond ``want``'s range (the cast would make them infinite)."""
+    finite = np.isfinite(value)
+    if not finite.all():
+        bad = int(value.size - np.count_nonzero(finite))
+        first = value.reshape(-1)[int(np.argmin(finite.reshape(-1)))]
+        fail(where, f"{at}: holds {bad} values that are not finite (NaN or infinity, e.g. {first}); refusing them")
+    if value.dtype.itemsize > want.itemsize:
+        largest = float(np.finfo(want).max)
+        top = float(np.abs(value).max())
+        if top > largest:
+            fail(
+                where,
+                f"{at}: holds {top:.4g}, beyond the range of {want} (±{float(largest):.4g}): it would load as infinity",
+            )
 
 
 def open_h5(source, where: str):

@@ -1,6 +1,13 @@
 """The optimizer's state in Keras's layout: ``optimizer/vars/0`` the step count (int64), ``vars/1`` the
 learning rate (float32; absent when it is a schedule), then the optimizer's own variables in the order its
-``keras_variable_specs`` lists them (``momentum/0``, ``velocity/0``, …, scalars such as Nadam's ``u_product``).
+``keras_variable_specs`` lists them: with ``use_ema`` the weights' moving averages (``average/0``, …), with
+``gradient_accumulation_steps`` the accumulators (``gradient_accumulator/0``, …), then the rule's slots
+(``momentum/0``, ``velocity/0``, …) and scalars such as Nadam's ``u_product``. The step count is Keras's
+``_iterations``: micro-steps, not updates, when gradients are accumulated.
+
+Reading refuses (``ModelFileError``, naming the entry, its slot and its weight) a negative step count, a
+non-finite value anywhere, a negative second moment and a scalar out of its range: each would turn the next
+step's weights into NaN. Everything is checked before anything is assigned.
 
 Each optimizer declares that list itself, so nothing here knows which optimizer keeps what, nor how it
 stores it: ``keras_variables()`` gives Keras's values, ``assign_keras_variables`` takes them back.
@@ -28,7 +35,7 @@ def has_lr_variable(opt) -> bool:
 def optimizer_values(model) -> list[np.ndarray]:
     """``optimizer/vars/0, 1, …`` of a compiled model, as Keras writes them."""
     opt = model.optimizer
-    values = [np.asarray(opt.iterations, dtype=np.int64)]
+    values = [np.asarray(opt._iterations, dtype=np.int64)]  # micro-steps, as Keras's `_iterations`
     if has_lr_variable(opt):
         values.append(np.asarray(float(opt.learning_rate), dtype=np.float32))
     if not (model.built and opt.built):  # no step taken yet: Keras writes just these two
@@ -68,8 +75,23 @@ def read_optimizer(h5, group, weight_shapes: list[tuple], dtype, opt):
             fail(h5.where, f"{AT}/1: the learning rate must be a non-negative number, got {learning_rate}")
     variables = None  # None: the optimizer was never built (no step taken)
     if len(names) == base + len(specs):
-        variables = [entry(base + k, shape, dtype, label) for k, (label, shape) in enumerate(specs)]
+        variables = []
+        for k, (label, shape) in enumerate(specs):
+            described = _describe(label, weight_shapes)
+            value = entry(base + k, shape, dtype, described)
+            problem = opt.keras_variable_problem(label, value)
+            if problem is not None:
+                fail(h5.where, f"{AT}/{base + k} ({described}) {problem}")
+            variables.append(value)
     return iterations, learning_rate, variables
+
+
+def _describe(label: str, weight_shapes: list[tuple]) -> str:
+    """``"velocity/2"`` as a reader wants it: ``"velocity/2: the velocity of trainable weight 2, shape (25,)"``."""
+    slot, _, index = label.partition("/")
+    if not index:
+        return label
+    return f"{label}: the {slot} of trainable weight {index}, shape {tuple(weight_shapes[int(index)])}"
 
 
 def assign_optimizer(model, state) -> None:
@@ -83,7 +105,7 @@ def assign_optimizer(model, state) -> None:
     if variables is not None and model.built:
         opt.build(model.parameter_store)
         opt.assign_keras_variables(variables)
-    opt.iterations = iterations
+    opt._iterations = iterations  # micro-steps (Keras's `_iterations`)
 
 
 def state_dtype(plan) -> np.dtype:

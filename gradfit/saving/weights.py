@@ -96,7 +96,12 @@ def _read_layer(h5: H5, layers_group, key: str, p) -> list[np.ndarray]:
             f"({', '.join(w[0] for w in p.weights) or 'none'}) but the file holds {len(names)}",
         )
     return [
-        h5.array(h5.child(vars_group, str(i), False, f"{at}/{i}"), shape, dtype, f"{at}/{i} ({name})")
+        h5.array(
+            h5.child(vars_group, str(i), False, f"{at}/{i}"),
+            shape,
+            dtype,
+            f"{at}/{i} (weight {name!r} of layer {p.layer.name!r})",
+        )
         for i, (name, shape, _, dtype) in enumerate(p.weights)
     ]
 

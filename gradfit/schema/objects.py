@@ -11,6 +11,7 @@ _GETTERS = {
     "activation": ("activations", "get"),
     "initializer": ("initializers", "get"),
     "regularizer": ("regularizers", "get"),
+    "constraint": ("constraints", "get"),
     "loss": ("losses", "get"),
     "optimizer": ("optimizers", "get"),
     "metric": ("metrics", "get"),
@@ -20,6 +21,7 @@ _REGISTRIES = {
     "activation": registry.ACTIVATIONS,
     "initializer": registry.INITIALIZERS,
     "regularizer": registry.REGULARIZERS,
+    "constraint": registry.CONSTRAINTS,
     "loss": registry.LOSSES,
     "optimizer": registry.OPTIMIZERS,
     "metric": registry.METRICS,
@@ -28,9 +30,10 @@ _REGISTRIES = {
 
 
 class Object(Field):
-    """A nested object of a registry kind (``"activation"``, ``"initializer"``, ``"regularizer"``, ``"loss"``,
-    ``"optimizer"``, ``"metric"``, ``"schedule"``): in code, whatever that module's ``get()`` accepts; in a
-    file, a registered name or a serialized object of a registered class, itself checked by its schema."""
+    """A nested object of a registry kind (``"activation"``, ``"initializer"``, ``"regularizer"``,
+    ``"constraint"``, ``"loss"``, ``"optimizer"``, ``"metric"``, ``"schedule"``): in code, whatever that
+    module's ``get()`` accepts; in a file, a registered name or a serialized object of a registered class, itself
+    checked by its schema."""
 
     def __init__(self, kind: str, default=REQUIRED, nullable: bool = True):
         super().__init__(default)

@@ -35,6 +35,11 @@ CASES = {
     "MeanSquaredError": [{"name": "mse"}],
     "MeanAbsoluteError": [{}],
     "RootMeanSquaredError": [{}],
+    "MeanAbsolutePercentageError": [{}],
+    "MeanSquaredLogarithmicError": [{"name": "msle"}],
+    "R2Score": [{"class_aggregation": "variance_weighted_average"}, {"class_aggregation": None, "num_regressors": 2}],
+    "F1Score": [{"average": "macro"}, {"average": "weighted", "threshold": 0.4}, {"average": "micro"}],
+    "FBetaScore": [{"beta": 2.0}, {"beta": 0.5, "average": "micro", "threshold": 0.3}],
     "Mean": [{"name": "m"}],
     "MeanMetricWrapper": [{"fn": "mean_squared_error", "name": "w"}, {"fn": "binary_crossentropy", "name": "b"}],
     "Precision": [
