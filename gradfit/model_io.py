@@ -41,7 +41,9 @@ class DescribeAndSave:
         ``positions`` are where the columns end, as fractions of the line (default ``[0.45, 0.80, 1.0]``);
         ``show_trainable`` adds a ``Trainable`` column (Y / N / - for a layer without weights); ``layer_range``
         (two names or regular expressions) shows only the layers from the first to the second.
-        ``print_fn`` gets the whole text at once, ending in a newline, as Keras hands it over."""
+        ``print_fn`` gets the whole text at once, ending in a newline, as Keras hands it over.
+        ``expand_nested`` is accepted and changes nothing: it only expands nested models, and a gradfit model holds
+        none (every layer is one of gradfit's own)."""
         from .summary import summary_text
 
         # expand_nested only shows the layers of nested models: a Sequential of gradfit's layers has none

@@ -17,6 +17,8 @@ reading its weights or layers, saving).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import advice, backend, data, losses, optimizers, training
@@ -50,6 +52,7 @@ class Sequential(DescribeAndSave):
         self.optimizer: optimizers.Optimizer | None = None
         self.loss = None
         self.compiled = False
+        self.steps_per_execution = 1  # Keras's Trainer default, before compile
         self.stop_training = False
         self.history = None
         self._store: ParameterStore | None = None
@@ -65,7 +68,7 @@ class Sequential(DescribeAndSave):
             for layer in layers:
                 self.add(layer)
             if self.built:
-                self._bind()
+                self._ensure_bound()
 
     # ----------------------------------------------------------------- structure
     @property
@@ -188,17 +191,48 @@ class Sequential(DescribeAndSave):
         if not self._stack():
             raise ValueError("Sequential.build: the model has no layers yet; add some first.")
         self._build_layers(input_shape)
-        self._bind()
+        self._ensure_bound()  # _build_layers may have bound the weights already (copy-free)
 
     def _build_layers(self, input_shape) -> None:
-        """Build every layer for ``input_shape`` (the weights are gathered later, by ``_bind``)."""
+        """Build every layer for ``input_shape``.
+
+        When no layer is built yet, the trainable weights the layers will create are predicted first
+        (``layer.keras_weights``) and the layers draw their initial values straight into one flat vector laid out
+        for them (``parameters.preallocated``), which the model then binds as it is: building costs the weights
+        and their gradients, not one copy more. A prediction that is wrong only falls back to gathering (a
+        copy); the numbers drawn are the same either way. Otherwise the weights are gathered later (``_bind``).
+        """
+        from . import parameters
+
         shape = tuple(input_shape)
         if len(shape) < 2:
             shape = input_shape = (None,) + shape
         self._unbind()
         self.built = False
-        for layer in self._stack():
-            shape = self._build_layer(layer, shape)
+        stack = self._stack()
+        layout = None
+        # not inside a layout laid out by someone else (the loader's, for the whole model): that one must see
+        # every weight this build creates
+        if getattr(parameters._PENDING, "state", None) is None and not any(layer.built for layer in stack):
+            try:
+                predicted, at = [], shape
+                for layer in stack:
+                    if layer.trainable:
+                        predicted += [(tuple(s), str(d)) for _, s, t, d in layer.keras_weights(at) if t]
+                    at = tuple(layer.compute_output_shape(at))
+                dtypes = {d for _, d in predicted}
+                if predicted and len(dtypes) == 1:
+                    layout = parameters.preallocated([s for s, _ in predicted], dtypes.pop())
+            except Exception:  # noqa: BLE001 - a prediction that fails only costs the copy; the build reports errors
+                layout = None
+        if layout is None:
+            for layer in stack:
+                shape = self._build_layer(layer, shape)
+        else:
+            with layout:
+                for layer in stack:
+                    shape = self._build_layer(layer, shape)
+                self._bind()  # inside the layout: the store is taken as it is (nothing copied)
         self._input_shape = (None,) + tuple(input_shape)[1:]
         self._output_shape = shape
         self.built = True
@@ -224,7 +258,18 @@ class Sequential(DescribeAndSave):
         return tuple((id(layer), layer.trainable, len(layer._specs)) for layer in self._stack())
 
     def _bind(self) -> None:
-        """Gather all trainable weights into one flat vector (``parameter_store``), the layers keeping views."""
+        """Gather all trainable weights into one flat vector (``parameter_store``), the layers keeping views.
+
+        gradfit computes a whole model in one float type: layers given different ``dtype``s (Keras would compute
+        each in its own and cast between them) are refused rather than silently computed in one."""
+        dtypes = {layer.name: layer.dtype for layer in self._stack() if layer.dtype is not None}
+        if len(set(dtypes.values())) > 1:
+            listed = ", ".join(f"{name}: {dtype}" for name, dtype in dtypes.items())
+            raise ValueError(
+                f"Sequential {self.name!r}: its layers have different dtypes ({listed}). gradfit computes a model in "
+                "one float type; give every layer the same dtype (or none, and set it for all with "
+                "gradfit.keras.backend.set_floatx)."
+            )
         store = ParameterStore.gather(self._stack())
         self._store = store
         self._bound_signature = self._signature()
@@ -364,7 +409,30 @@ class Sequential(DescribeAndSave):
         """Choose the loss ``L`` (averaged into the cost ``J``), the optimizer and the metrics.
 
         ``optimizer`` defaults to RMSprop, as in Keras.
+
+        ``steps_per_execution=N`` runs the batches in groups of ``N``, as Keras 3.15 runs one compiled call: the
+        batch callbacks are called once per group, ``on_*_batch_begin(first)`` and ``on_*_batch_end(first + N -
+        1, logs)`` (``first`` = 0, N, 2N …, also for a last, shorter group), the logs hold the running results
+        after the group, ``predict``'s ``{"outputs": …}`` hold the group's rows, and ``model.stop_training`` is
+        read after each group. The weights and results are the same as with ``N = 1``.
+
+        ``run_eagerly`` and ``jit_compile`` choose how Keras runs its steps (eagerly, as a graph, with XLA);
+        gradfit runs NumPy and always computes the same results, so they are checked and kept (``model.run_eagerly``,
+        ``model.jit_compile``) but change nothing. ``auto_scale_loss`` only acts under the ``"mixed_float16"``
+        policy, which gradfit refuses, so it changes nothing either.
         """
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, numbers.Integral):
+            raise ValueError(
+                f"compile: steps_per_execution must be a positive integer (Keras's 'auto' is not supported), got "
+                f"{steps_per_execution!r}."
+            )
+        if steps_per_execution < 1:
+            raise ValueError(f"compile: steps_per_execution must be a positive integer, got {steps_per_execution!r}.")
+        for flag_name, flag in (("run_eagerly", run_eagerly), ("auto_scale_loss", auto_scale_loss)):
+            if flag not in (True, False):
+                raise ValueError(f"compile: {flag_name} must be True or False, got {flag!r}.")
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}.")
         loss_weight = training.single_loss_weight(loss_weights)
         opt = optimizers.get(optimizer)
         loss_obj = losses.get(loss) if loss is not None else None
@@ -383,6 +451,10 @@ class Sequential(DescribeAndSave):
         self._metric_weighted = []
         self.compiled_metrics = []
         self._metrics_shapes = None
+        self.steps_per_execution = int(steps_per_execution)
+        self.run_eagerly = bool(run_eagerly)
+        # Keras resolves 'auto' to False when running eagerly or on a CPU-only machine (gradfit's case)
+        self.jit_compile = False if run_eagerly or jit_compile == "auto" else jit_compile
         self.compiled = True
         if self.built:  # advice on structure and loss now; otherwise fit gives it once shapes are known
             advice.check_model(self)

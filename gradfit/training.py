@@ -341,6 +341,22 @@ def callback_list(callbacks) -> list[Callback]:
     )
 
 
+def steps_per_execution(model, **steps) -> int:
+    """The model's ``compile(steps_per_execution=N)``: the batches run in groups of ``N`` and the batch callbacks
+    see one call per group (see ``Sequential.compile``). With a ``steps`` argument that is not a multiple of ``N``
+    Keras runs whole groups past it (``steps=10``, ``N=4``: 12 batches while data lasts); gradfit refuses that."""
+    per_execution = getattr(model, "steps_per_execution", 1)
+    if per_execution > 1:
+        for name, value in steps.items():
+            if value is not None and value % per_execution:
+                raise NotImplementedError(
+                    f"{name}={value} is not a multiple of compile(steps_per_execution={per_execution}): Keras then "
+                    f"runs whole groups of {per_execution} batches past {name}, which gradfit does not reproduce. "
+                    f"Give a multiple of {per_execution}, or compile with steps_per_execution=1."
+                )
+    return per_execution
+
+
 def validation_frequency(validation_freq):
     """Keras's ``validation_freq``: an int (validate after every ``validation_freq``-th epoch) or a list of the
     (1-based) epochs to validate after (``Trainer._should_eval``); refused up front where Keras would fail at the
@@ -427,6 +443,7 @@ def fit(
     steps_per_epoch = optional_steps(steps_per_epoch, "steps_per_epoch")
     validation_steps = optional_steps(validation_steps, "validation_steps")
     frequency = validation_frequency(validation_freq)
+    per_execution = steps_per_execution(model, steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
     if not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}.")
     if validation_split and validation_data is not None:
@@ -447,9 +464,11 @@ def fit(
     metrics = model.compiled_metrics
     plan = EpochBatches(data.n, batch_size, steps_per_epoch, "steps_per_epoch")
     history = History()
-    progbar = ProgbarLogger(verbose) if verbose else None
+    # Keras adds its progress bar only when the callbacks hold none: a ProgbarLogger given is the one that prints
+    given_progbar = next((c for c in user_callbacks if isinstance(c, ProgbarLogger)), None)
+    progbar = given_progbar or (ProgbarLogger(verbose) if verbose else None)
     cbs = CallbackList(
-        user_callbacks + ([progbar] if progbar else []) + [history],
+        user_callbacks + ([progbar] if progbar and not given_progbar else []) + [history],
         model,
         {"epochs": epochs, "steps": plan.steps, "verbose": verbose},
     )
@@ -490,8 +509,9 @@ def fit(
             metric_targets = _metric_plan(model, targets)
             loss_total, seen = 0.0, 0
             bar = progbar.bar if progbar else None
+            last = len(spans) - 1
             for i, (start, end) in enumerate(spans):
-                if batch_hooks:
+                if batch_hooks and i % per_execution == 0:  # a group of steps_per_execution batches begins
                     cbs.on_train_batch_begin(i)
                 sw = None if sws is None else sws[start:end]
                 value, out = step(xs[start:end], ys[start:end], sw)
@@ -502,13 +522,14 @@ def fit(
                 seen += m
                 for metric, yt, weighted in metric_targets:
                     metric.update_prepared(yt[start:end], out, sw if weighted else None)
-                if batch_hooks:
-                    cbs.on_train_batch_end(i, _logs(loss_total, seen, metrics))
+                group_ends = i == last or i % per_execution == per_execution - 1
+                if batch_hooks and group_ends:  # Keras's end index: the group's first + N - 1, even if shorter
+                    cbs.on_train_batch_end(i - i % per_execution + per_execution - 1, _logs(loss_total, seen, metrics))
                     if model._store is not step.store:  # a callback re-gathered the weights (predict, save …)
                         step = _Step(model)
                 if bar is not None and bar.due():
                     bar.update(i + 1, _logs(loss_total, seen, metrics))
-                if model.stop_training:
+                if group_ends and model.stop_training:
                     break
             logs = _logs(loss_total, seen, metrics)
             if val is not None and _should_validate(frequency, epoch):
@@ -548,11 +569,13 @@ def _evaluate_data(model, data: Data, plan: EpochBatches, prefix: str = "", cbs:
     loss_total, seen = 0.0, 0
     penalty = step.penalty()
     batch_hooks = cbs is not None and cbs.batch_hooks
+    per_execution = getattr(model, "steps_per_execution", 1)
     if cbs is not None:
         cbs.on_test_begin()
     spans, _ = plan.epoch()
+    last = len(spans) - 1
     for i, (start, end) in enumerate(spans):
-        if batch_hooks:
+        if batch_hooks and i % per_execution == 0:
             cbs.on_test_batch_begin(i)
         out = forward(model, data.x[start:end], training=False)
         sw = None if data.sample_weight is None else data.sample_weight[start:end]
@@ -563,8 +586,8 @@ def _evaluate_data(model, data: Data, plan: EpochBatches, prefix: str = "", cbs:
         seen += end - start
         for metric, yt, weighted in metric_targets:
             metric.update_prepared(yt[start:end], out, sw if weighted else None)
-        if batch_hooks:
-            cbs.on_test_batch_end(i, _logs(loss_total, seen, metrics))
+        if batch_hooks and (i == last or i % per_execution == per_execution - 1):
+            cbs.on_test_batch_end(i - i % per_execution + per_execution - 1, _logs(loss_total, seen, metrics))
     if cbs is not None:
         cbs.on_test_end(_logs(loss_total, seen, metrics))
     logs = _logs(loss_total, seen, metrics, prefix)
@@ -581,6 +604,7 @@ def evaluate(
     batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=None)
     verbose = verbosity(verbose)
     steps = optional_steps(steps, "steps")
+    steps_per_execution(model, steps=steps)
     callbacks = callback_list(callbacks)
     refuse_unsupported_source(x, "x")
     data = Data(model, x, y, sample_weight, who="evaluate")
@@ -601,6 +625,7 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=None)
     verbose = verbosity(verbose)
     steps = optional_steps(steps, "steps")
+    per_execution = steps_per_execution(model, steps=steps)
     refuse_unsupported_source(x, "x")
     arr = as_input_array(model, x)
     if not model.built:
@@ -618,15 +643,20 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     if cbs is not None:
         cbs.on_predict_begin()
     with np.errstate(over="ignore", under="ignore"):
+        last, group_start = len(spans) - 1, 0
         for i, (start, end) in enumerate(spans):
-            if cbs is not None:
-                cbs.on_predict_batch_begin(i)
+            if i % per_execution == 0:  # a group of steps_per_execution batches begins
+                group_start = start
+                if cbs is not None:
+                    cbs.on_predict_batch_begin(i)
             a = forward(model, arr[start:end], training=False)
             if out is None:
                 out = np.empty((n,) + a.shape[1:], dtype=a.dtype)
             out[start:end] = a
-            if cbs is not None:
-                cbs.on_predict_batch_end(i, {"outputs": a})
+            if cbs is not None and (i == last or i % per_execution == per_execution - 1):
+                # the group's outputs, as Keras's multi-step predict function returns them (a copy: `out` is ours)
+                group = a if group_start == start else out[group_start:end].copy()
+                cbs.on_predict_batch_end(i - i % per_execution + per_execution - 1, {"outputs": group})
     if cbs is not None:
         cbs.on_predict_end()
     if out is None:

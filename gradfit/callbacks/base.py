@@ -129,20 +129,36 @@ class History(Callback):
 
 @registry.CALLBACKS.register()
 class ProgbarLogger(Callback):
-    """Prints ``Epoch i/n`` and a progress line per epoch (``verbose=1``), or one line per epoch (``verbose=2``)."""
+    """Prints ``Epoch i/n`` (when ``fit`` runs more than one epoch, as Keras 3.15) and a progress line per epoch
+    (``verbose=1``), or one line per epoch (``verbose=2``); nothing with ``verbose=0``.
 
-    def __init__(self, verbose: int = 1, stream=None):
+    Keras's ``ProgbarLogger()`` takes no arguments and prints as ``fit``'s ``verbose`` says (``"auto"``: 1); so
+    does this one with ``verbose=None``. gradfit adds ``verbose`` (1 or 2, whatever ``fit`` says) and ``stream``
+    (where to write; ``sys.stdout`` by default)."""
+
+    def __init__(self, verbose: int | None = None, stream=None):
         super().__init__()
         self.verbose = verbose
         self.stream = stream
         self.bar: Progbar | None = None
 
+    def _verbosity(self) -> int:
+        if self.verbose is not None:
+            return self.verbose
+        verbose = self.params.get("verbose", 1)
+        return 1 if verbose == "auto" else verbose
+
     def on_epoch_begin(self, epoch, logs=None):
+        verbose = self._verbosity()
+        self.bar = None
+        if not verbose:
+            return
         stream = self.stream or sys.stdout
         epochs = self.params.get("epochs", 1)
-        stream.write(f"Epoch {epoch + 1}/{epochs}\n")
-        stream.flush()
-        self.bar = Progbar(self.params.get("steps", 1), self.verbose, stream)
+        if epochs > 1:
+            stream.write(f"Epoch {epoch + 1}/{epochs}\n")
+            stream.flush()
+        self.bar = Progbar(self.params.get("steps", 1), verbose, stream)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.bar is not None:

@@ -65,6 +65,10 @@ class Layer:
         Float type of the weights; defaults to ``gradfit.keras.backend.floatx()`` when built.
     input_shape, input_dim :
         Keras 2's way of declaring the input size on a first layer; ``input_dim=n`` means ``(n,)``.
+    autocast : bool
+        Accepted and without effect, as in Keras without mixed precision: Keras's autocast scope only acts under
+        a mixed policy (``"mixed_float16"``, which gradfit refuses), and in ``fit`` / ``evaluate`` / ``predict``
+        the data already arrive in the model's float type (Keras's data adapter casts them to ``floatx()``).
     activity_regularizer : Regularizer, optional
         A penalty on the layer's output ``a`` added to the cost, as Keras 3 adds it: ``R(a) / m`` for a batch
         of ``m`` examples (``R`` sums over the whole batch; Keras divides by the batch size), in training and in
@@ -98,6 +102,8 @@ class Layer:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}.")
         self.name = name or backend.unique_name(registry.snake_case(type(self).__name__))
         self.trainable = bool(trainable)
+        if dtype is not None:  # a float type (a mixed policy is refused), also for layers that pass it through
+            dtype = Layer.config_schema.fields["dtype"].check(dtype, type(self).__name__, "dtype")
         self.dtype = str(np.dtype(dtype)) if dtype is not None else None
         self.built = False
         self._specs: list[WeightSpec] = []

@@ -54,6 +54,10 @@ class BatchNormalization(Layer):
         ``gamma >= 0``).
     synchronized : bool
         Keras (TensorFlow backend) then computes the variance as ``max(mean(x^2) - mu^2, 0)``; so does this.
+    renorm, renorm_clipping :
+        Batch renormalization is not implemented: only ``False`` / ``None`` are accepted.
+    renorm_momentum : float
+        Accepted and without effect, as in Keras without ``renorm`` (which gradfit refuses).
     """
 
     config_schema = Schema(

@@ -284,13 +284,16 @@ def _predict_weights(weighted: list[LayerPlan], input_shape, where: str) -> None
 
 
 def _load_loss(v, where: str):
-    """A loss from a file: a registered name (kept as the name, as compile() was given it), a Keras function
-    reference (the loss's function form), or a serialized loss object checked by its class's schema."""
+    """A loss from a file: a registered name (kept as the name, as compile() was given it; 'crossentropy' and
+    'ce' too, resolved from the data's shapes as Keras does), a Keras function reference (the loss's function
+    form), or a serialized loss object checked by its class's schema."""
+    from ..losses import CROSSENTROPY_NAMES
+
     if v is None:
         return None
     losses = registry.LOSSES
     if isinstance(v, str):
-        if v not in losses:
+        if v not in losses and v.lower() not in CROSSENTROPY_NAMES:  # 'crossentropy': resolved from the data
             fail(where, losses.unknown_message(v))
         return v
     if isinstance(v, dict) and v.get("class_name") == "function":
@@ -308,7 +311,9 @@ def _metric_name_known(name: str) -> bool:
 
 def _load_metric(v, where: str):
     """A metric from a file: a name ``metrics.get`` resolves ('accuracy', a metric's or a loss's name), a function
-    reference to one, or a serialized metric object checked by its class's schema."""
+    reference to one (a loss's function comes back as that function, as Keras loads it), a serialized metric
+    object checked by its class's schema, or a serialized loss object (Keras's ``compile`` was given a loss as a
+    metric; it comes back as that loss, which ``compile`` wraps as a metric again, as in Keras)."""
     if isinstance(v, str):
         if not _metric_name_known(v):
             fail(where, registry.METRICS.unknown_message(v))
@@ -318,12 +323,46 @@ def _load_metric(v, where: str):
         _, name = check_serialized(v, where, "metric", modules)
         if not isinstance(name, str) or not _metric_name_known(name):
             fail(where, f"unknown metric function {short(name)}; gradfit has: {registry.METRICS.known()}")
-        return name
+        function = getattr(registry.LOSSES.lookup(name), "function", None)
+        return function if callable(function) else name
+    if isinstance(v, dict) and v.get("module") == registry.LOSSES.module:
+        return load_object(registry.LOSSES, v, where)
     return load_object(registry.METRICS, v, where)
 
 
+def _load_metrics(metrics, where: str) -> list | None:
+    if metrics is None:
+        return None
+    if isinstance(metrics, (str, dict)):
+        metrics = [metrics]
+    if not isinstance(metrics, list) or len(metrics) > _MAX_METRICS:
+        fail(where, f"expected a list of at most {_MAX_METRICS} metrics, got {short(metrics)}")
+    return [_load_metric(m, f"{where}[{i}]") for i, m in enumerate(metrics)]
+
+
+def _load_loss_weights(v, where: str):
+    """``loss_weights`` as Keras writes it (as compile() was given it: a float, a list of one, a dict by output
+    name), checked as ``compile`` checks it; kept as given."""
+    from ..training import single_loss_weight
+
+    if v is None:
+        return None
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)  # JSON writes 1.0 as 1
+    if isinstance(v, list) and len(v) == 1 and isinstance(v[0], int) and not isinstance(v[0], bool):
+        v = [float(v[0])]
+    if isinstance(v, dict) and len(v) == 1:
+        v = {k: float(x) if isinstance(x, int) and not isinstance(x, bool) else x for k, x in v.items()}
+    try:
+        single_loss_weight(v)
+    except (TypeError, ValueError) as exc:
+        fail(where, str(exc))
+    return v
+
+
 def plan_compile(compile_config, where: str = "compile_config") -> dict | None:
-    """The optimizer, loss and metrics of Keras's ``compile_config``, each checked and built (not compiled)."""
+    """The optimizer, loss, loss weights and metrics of Keras's ``compile_config``, each checked and built (not
+    compiled)."""
     if compile_config is None:
         return None
     if not isinstance(compile_config, dict):
@@ -331,27 +370,28 @@ def plan_compile(compile_config, where: str = "compile_config") -> dict | None:
     extra = set(compile_config) - _COMPILE_KEYS
     if extra:
         fail(where, f"unexpected keys {sorted(extra)}")
-    for key in ("loss_weights", "weighted_metrics"):
-        value = compile_config.get(key)
-        if value is not None and value != []:
-            fail(f"{where}.{key}", f"gradfit does not support {key} yet, got {short(value)}")
+    run_options = {}  # how Keras runs its steps, as compile() was given them
     for key in ("run_eagerly", "auto_scale_loss"):
         if key in compile_config:
-            Bool().load(compile_config[key], f"{where}.{key}")
+            run_options[key] = Bool().load(compile_config[key], f"{where}.{key}")
     if "steps_per_execution" in compile_config:
-        Int(lo=1).load(compile_config["steps_per_execution"], f"{where}.steps_per_execution")
+        run_options["steps_per_execution"] = Int(lo=1, hi=1 << 31).load(
+            compile_config["steps_per_execution"], f"{where}.steps_per_execution"
+        )
     if "jit_compile" in compile_config:
-        Choice(True, False, "auto").load(compile_config["jit_compile"], f"{where}.jit_compile")
+        run_options["jit_compile"] = Choice(True, False, "auto").load(
+            compile_config["jit_compile"], f"{where}.jit_compile"
+        )
     optimizer = load_object(registry.OPTIMIZERS, compile_config.get("optimizer", "rmsprop"), f"{where}.optimizer")
     loss = _load_loss(compile_config.get("loss"), f"{where}.loss")
-    metrics = compile_config.get("metrics")
-    if metrics is not None:
-        if isinstance(metrics, (str, dict)):
-            metrics = [metrics]
-        if not isinstance(metrics, list) or len(metrics) > _MAX_METRICS:
-            fail(f"{where}.metrics", f"expected a list of metrics, got {short(metrics)}")
-        metrics = [_load_metric(m, f"{where}.metrics[{i}]") for i, m in enumerate(metrics)]
-    return {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+    return {
+        "optimizer": optimizer,
+        "loss": loss,
+        "loss_weights": _load_loss_weights(compile_config.get("loss_weights"), f"{where}.loss_weights"),
+        "metrics": _load_metrics(compile_config.get("metrics"), f"{where}.metrics"),
+        "weighted_metrics": _load_metrics(compile_config.get("weighted_metrics"), f"{where}.weighted_metrics"),
+        "run_options": run_options,
+    }
 
 
 def plan_from_serialized(top, where: str = "config.json") -> ModelPlan:
@@ -408,6 +448,13 @@ def compile_model(model, plan: ModelPlan) -> None:
     with warnings.catch_warnings():  # the learner did not write this compile call: advice comes with fit
         warnings.simplefilter("ignore", GradfitAdvice)
         try:
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+            model.compile(
+                optimizer=c["optimizer"],
+                loss=c["loss"],
+                metrics=c["metrics"],
+                loss_weights=c.get("loss_weights"),
+                weighted_metrics=c.get("weighted_metrics"),
+                **c.get("run_options", {}),
+            )
         except (TypeError, ValueError, NotImplementedError) as exc:
             fail("compile_config", f"cannot compile the model: {exc}")

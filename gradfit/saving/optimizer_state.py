@@ -73,6 +73,10 @@ def read_optimizer(h5, group, weight_shapes: list[tuple], dtype, opt):
         learning_rate = float(entry(1, (), "float32", "learning_rate"))
         if not math.isfinite(learning_rate) or learning_rate < 0:
             fail(h5.where, f"{AT}/1: the learning rate must be a non-negative number, got {learning_rate}")
+        try:  # the optimizer's own rule for its rate (Ftrl's must be positive), checked before anything is assigned
+            opt.config_schema.fields["learning_rate"].check(learning_rate, type(opt).__name__, "learning_rate")
+        except (TypeError, ValueError) as exc:
+            fail(h5.where, f"{AT}/1 (learning_rate): {exc}")
     variables = None  # None: the optimizer was never built (no step taken)
     if len(names) == base + len(specs):
         variables = []
@@ -92,6 +96,18 @@ def _describe(label: str, weight_shapes: list[tuple]) -> str:
     if not index:
         return label
     return f"{label}: the {slot} of trainable weight {index}, shape {tuple(weight_shapes[int(index)])}"
+
+
+def check_assignable(model, state) -> None:
+    """Refuse, before anything is assigned, a checked ``state`` that :func:`assign_optimizer` could not put into
+    this model's optimizer (its variables laid out for other weights than the model's trainable ones)."""
+    opt = model.optimizer
+    if opt is None or state is None or state[2] is None or not model.built:
+        return
+    specs = opt.keras_variable_specs(model.parameter_store.shapes)
+    got = [tuple(np.shape(v)) for v in state[2]]
+    if got != [tuple(shape) for _, shape in specs]:
+        fail(AT, f"the optimizer state holds {len(got)} variables that do not fit the model's trainable weights")
 
 
 def assign_optimizer(model, state) -> None:

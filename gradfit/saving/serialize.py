@@ -29,22 +29,54 @@ def _loss_entry(loss):
         return loss
     if isinstance(loss, Loss):
         return _serialized(loss, registry.LOSSES, "loss")
-    entry = registry.LOSSES.entry(getattr(loss, "__name__", None))
-    if entry is not None and getattr(entry.obj, "function", None) is loss:  # a Keras function form
-        return {"module": "builtins", "class_name": "function", "config": loss.__name__, "registered_name": "function"}
+    reference = _function_reference(loss)  # a Keras function form
+    if reference is not None:
+        return reference
     raise ValueError(f"Cannot save the loss {loss!r}: give compile() a loss name or a gradfit loss object.")
 
 
-def _metric_entry(m):
+def _function_reference(fn) -> dict | None:
+    """Keras's reference to one of its loss functions (``keras.losses.binary_crossentropy``), else None."""
+    entry = registry.LOSSES.entry(getattr(fn, "__name__", None))
+    if entry is not None and getattr(entry.obj, "function", None) is fn:
+        return {"module": "builtins", "class_name": "function", "config": fn.__name__, "registered_name": "function"}
+    return None
+
+
+def _metric_entry(m, argument: str = "metrics"):
+    """One metric as Keras writes it in ``compile_config``: a name as given, a serialized metric object, a loss
+    object given as a metric serialized as that loss (``keras.losses``: Keras loads it back as the loss, which
+    its ``compile`` wraps as a metric again), or a reference to a loss function given as a metric."""
+    from ..losses import Loss
     from ..metrics import Metric
 
-    if isinstance(m, type) and issubclass(m, Metric):
+    if isinstance(m, type) and issubclass(m, (Metric, Loss)):
         m = m()
     if isinstance(m, Metric):
         return _serialized(m, registry.METRICS, "metric")
+    if isinstance(m, Loss):
+        return _serialized(m, registry.LOSSES, f"loss given in {argument}=")
     if isinstance(m, str):
         return m
-    raise ValueError(f"Cannot save the metric {m!r}: give compile() metric names or gradfit metric objects.")
+    reference = _function_reference(m) if callable(m) else None
+    if reference is not None:
+        return reference
+    raise ValueError(
+        f"Cannot save the metric {m!r} given in {argument}=: only metric names, gradfit's metric and loss objects "
+        "and gradfit.keras.losses functions can be saved (a model file holds no code)."
+    )
+
+
+def _loss_weights_entry(loss_weights):
+    """``compile(loss_weights=…)`` as Keras writes it: as given (a float, a list of one, or a dict by output
+    name), the numbers as JSON numbers."""
+    if loss_weights is None:
+        return None
+    if isinstance(loss_weights, dict):
+        return {str(k): float(v) for k, v in loss_weights.items()}
+    if isinstance(loss_weights, (list, tuple)):
+        return [float(v) for v in loss_weights]
+    return float(loss_weights)
 
 
 def serialize_compile_config(model) -> dict | None:
@@ -52,15 +84,17 @@ def serialize_compile_config(model) -> dict | None:
     if not getattr(model, "compiled", False):
         return None
     metrics = [_metric_entry(m) for m in model._metric_ids]
+    weighted = [_metric_entry(m, "weighted_metrics") for m in getattr(model, "_weighted_metric_ids", [])]
     return {
         "optimizer": _serialized(model.optimizer, registry.OPTIMIZERS, "optimizer"),
         "loss": _loss_entry(model.loss),
-        "loss_weights": None,
+        "loss_weights": _loss_weights_entry(getattr(model, "_loss_weights", None)),
         "metrics": metrics or None,
-        "weighted_metrics": None,
-        "run_eagerly": False,
-        "steps_per_execution": 1,
-        "jit_compile": False,
+        "weighted_metrics": weighted or None,
+        # as compile() kept them (Keras writes jit_compile resolved: 'auto' is False on a CPU)
+        "run_eagerly": bool(getattr(model, "run_eagerly", False)),
+        "steps_per_execution": int(getattr(model, "steps_per_execution", 1)),
+        "jit_compile": getattr(model, "jit_compile", False),
     }
 
 

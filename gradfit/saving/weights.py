@@ -15,6 +15,23 @@ from .config import ModelPlan, keras_layer_paths, weight_specs
 from .h5 import H5, h5py
 
 
+def _activation_layer(layer):
+    """The layer object used as ``layer``'s activation (``Dense(3, activation=LeakyReLU(0.2))``), else None.
+    Keras saves it as a sub-layer: an ``activation/vars`` group (empty: activation layers have no weights)."""
+    from ..activations import LayerActivation
+
+    activation = getattr(layer, "activation", None)
+    return activation.layer if isinstance(activation, LayerActivation) else None
+
+
+def _write_activation_groups(group, layer) -> None:
+    inner = _activation_layer(layer)
+    while inner is not None:  # an Activation(LeakyReLU(…)) as the activation nests one level more, as in Keras
+        group = group.create_group("activation")
+        group.create_group("vars").attrs["name"] = inner.name
+        inner = _activation_layer(inner)
+
+
 def weights_h5_bytes(model) -> bytes:
     """``model.weights.h5`` of ``model``, in memory."""
     buffer = io.BytesIO()
@@ -23,7 +40,9 @@ def weights_h5_bytes(model) -> bytes:
         f.create_group("layers")
         layers = model.layers
         for layer, path in zip(layers, keras_layer_paths(type(layer).__name__ for layer in layers)):
-            group = f.create_group(path).create_group("vars")
+            layer_group = f.create_group(path)
+            _write_activation_groups(layer_group, layer)
+            group = layer_group.create_group("vars")
             group.attrs["name"] = layer.name
             for i, (name, *_) in enumerate(weight_specs(layer)):
                 group[str(i)] = np.asarray(getattr(layer, name))
@@ -56,7 +75,7 @@ def read_weights(h5: H5, plan: ModelPlan, opt, skip_mismatch: bool = False):
         fail(h5.where, f"/layers: weights for layers the config does not have: {extra[:5]}")
     layer_values = []
     for key, p in expected.items():
-        if not p.weights:
+        if not p.weights and _activation_layer(p.layer) is None:
             # Nothing to read, so the group of a layer without weights is not opened: its link was checked
             # above, and opening 10,000 HDF5 groups (an Activation stack) would take seconds.
             continue
@@ -85,9 +104,7 @@ def _read_layer(h5: H5, layers_group, key: str, p) -> list[np.ndarray]:
     group = h5.child(layers_group, key, True, f"/{p.path}") if layers_group is not None else None
     vars_group = h5.child(group, "vars", True, at) if group is not None else None
     if group is not None:
-        others = set(h5.keys(group, f"/{p.path}")) - {"vars"}
-        if others:
-            fail(h5.where, f"/{p.path}: unexpected entries {sorted(others)[:5]}")
+        _check_activation_groups(h5, group, f"/{p.path}", p.layer)
     names = h5.keys(vars_group, at) if vars_group is not None else []
     if sorted(names) != sorted(str(i) for i in range(len(p.weights))):
         fail(
@@ -106,8 +123,34 @@ def _read_layer(h5: H5, layers_group, key: str, p) -> list[np.ndarray]:
     ]
 
 
+def _check_activation_groups(h5: H5, group, at: str, layer) -> None:
+    """A layer's group holds ``vars`` and, where a layer object is its activation, that layer's ``activation``
+    group (absent in files written before gradfit wrote it) holding an empty ``vars``; nothing else."""
+    inner = _activation_layer(layer)
+    allowed = {"vars", "activation"} if inner is not None else {"vars"}
+    others = set(h5.keys(group, at)) - allowed
+    if others:
+        fail(h5.where, f"{at}: unexpected entries {sorted(others)[:5]}")
+    if inner is None:
+        return
+    sub = h5.child(group, "activation", True, f"{at}/activation")
+    if sub is None:
+        return
+    _check_activation_groups(h5, sub, f"{at}/activation", inner)
+    sub_vars = h5.child(sub, "vars", True, f"{at}/activation/vars")
+    held = h5.keys(sub_vars, f"{at}/activation/vars") if sub_vars is not None else []
+    if held:
+        fail(
+            h5.where,
+            f"{at}/activation/vars: the {type(inner).__name__} layer {inner.name!r} used as an activation has no "
+            f"weights, but the file holds {len(held)} entries there",
+        )
+
+
 def assign(model, layer_values, opt_state) -> None:
-    """Copy the checked values in: each layer weight through its attribute (the store copies it in place)."""
+    """Copy the checked values in: each layer weight through its attribute (the store copies it in place). The
+    optimizer's state is checked against the model first: a refusal leaves weights and state as they were."""
+    optimizer_state.check_assignable(model, opt_state)
     for p, values in layer_values:
         for (name, *_), value in zip(p.weights, values):
             getattr(p.layer, name)[...] = value

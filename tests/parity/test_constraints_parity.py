@@ -18,7 +18,7 @@ import pytest
 
 import gradfit.keras as K
 from gradfit import registry
-from gradfit.schema import ModelFileError, construct
+from gradfit.schema import construct
 
 from .compare import close, load
 from .record_constraints import CASES, FIXTURES, initial_weights, make_data
@@ -89,25 +89,7 @@ def test_keras_configs_load_and_gradfit_writes_the_same(path):
                 assert _comparable(ours.get(key)) == _comparable(theirs), (class_name, key)
 
 
-def _has_layer_activation(spec: dict) -> bool:
-    return any(isinstance(kwargs.get("activation"), dict) for _, kwargs in spec["layers"])
-
-
-#: Keras's weights file holds an empty group for a layer object used as an activation
-#: (``/layers/dense/activation/vars``), which gradfit's weights reader (saving/weights.py) refuses as unexpected
-_LAYER_ACTIVATION_GROUP = pytest.mark.xfail(
-    strict=True, raises=ModelFileError, reason="saving/weights.py: accept (and write) /layers/<dense>/activation/vars"
-)
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=_LAYER_ACTIVATION_GROUP) if _has_layer_activation(json.loads(str(load(p)["spec"]))) else p
-        for p in PATHS
-    ],
-    ids=[p.stem for p in PATHS],
-)
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_keras_saved_model_loads_and_predicts_the_same(path):
     data, spec = _case(path)
     model = K.models.load_model(path.with_suffix(".keras"))

@@ -1,6 +1,6 @@
 """Check by hand that files gradfit saves open in Keras 3 and compute the same numbers (never run by CI).
 
-    /tmp/tfenv/bin/python tests/saving_fixtures/check_in_keras.py
+    /tmp/tfenv/bin/python tests/saving_fixtures/check_in_keras.py [model names…]
 
 For models covering every gradfit layer, activation, loss, optimizer (with state), initializer, regularizer
 and schedule (the registries are enumerated: a class registered anywhere is checked too), this
@@ -153,6 +153,40 @@ def models():
             binary,
         ),
     )
+    # compile_config's loss_weights / weighted_metrics, loss and loss-function metrics, 'crossentropy', and layer
+    # objects as activations (their empty weights groups)
+    yield (
+        "leftovers_loss_weights_loss_metrics_layer_activation",
+        (
+            lambda: Sequential(
+                [
+                    Input((4,)),
+                    layers.Dense(5, activation=layers.LeakyReLU(negative_slope=0.2)),
+                    layers.Dense(3, activation="softmax"),
+                ]
+            ),
+            dict(
+                optimizer=optimizers.Adam(0.01),
+                loss="crossentropy",
+                loss_weights=[0.5],
+                metrics=[losses.categorical_crossentropy, losses.KLDivergence(name="kl")],
+                weighted_metrics=["accuracy", metrics.CategoricalAccuracy(name="cat_acc")],
+            ),
+            x4,
+            onehot,
+        ),
+    )
+    yield (
+        "leftovers_ce_binary_loss_object_metric",
+        (
+            lambda: Sequential([Input((4,)), layers.Dense(3, activation=layers.ReLU()), layers.Dense(1, "sigmoid")]),
+            dict(
+                optimizer="sgd", loss="ce", loss_weights=2.0, metrics=[losses.BinaryCrossentropy(label_smoothing=0.1)]
+            ),
+            x4,
+            binary,
+        ),
+    )
     # and every registered class, straight from the registries: a class added anywhere is checked here too
     registry = gradfit.registry
     for entry in registry.OPTIMIZERS:
@@ -263,6 +297,8 @@ def main() -> int:
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for name, (make, compile_kwargs, x, y) in models():
+            if sys.argv[1:] and name not in sys.argv[1:]:  # the names given on the command line only
+                continue
             gradfit.backend.set_seed(0)
             model = make()
             if isinstance(model.layers[0], gradfit.layers.Normalization) and model.layers[0].input_mean is None:
@@ -278,9 +314,14 @@ def main() -> int:
             d_load = float(np.abs(theirs_model.predict(x, verbose=0) - ours).max())
 
             again = load_model(keras_path)
-            ours_loss = again.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0).history["loss"][0]
-            theirs_loss = theirs_model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
-            theirs_loss = theirs_loss.history["loss"][0]
+            ours_logs = again.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0).history
+            theirs_logs = theirs_model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0).history
+            ours_loss, theirs_loss = ours_logs["loss"][0], theirs_logs["loss"][0]
+            if sorted(ours_logs) != sorted(theirs_logs):
+                print(f"{name}: gradfit logs {sorted(ours_logs)}, Keras logs {sorted(theirs_logs)}")
+                worst = max(worst, 1.0)
+            for key in set(ours_logs) & set(theirs_logs):  # each metric of the compile config read back
+                worst = max(worst, abs(ours_logs[key][0] - theirs_logs[key][0]) / max(1.0, abs(theirs_logs[key][0])))
             d_loss = abs(ours_loss - theirs_loss) / max(1.0, abs(theirs_loss))
             d_step = float(np.abs(theirs_model.predict(x, verbose=0) - again.predict(x, verbose=0)).max())
 

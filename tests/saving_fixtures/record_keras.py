@@ -16,6 +16,7 @@ gradfit's tests load each file and must predict within 1e-6, and continue traini
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -256,6 +257,50 @@ def cases():
             compile=dict(optimizer=optimizers.Adam(0.01), loss=loss),
             data=data,
         )
+    # saving/ leftovers (issue #11): compile_config's loss_weights and weighted_metrics, a loss object and a loss
+    # function given as metrics, loss='crossentropy', a layer object as an activation (its empty weights group)
+    yield dict(
+        name="compile_loss_weights_weighted_metrics",
+        model=lambda: keras.Sequential(
+            [keras.Input((4,)), layers.Dense(6, activation="relu"), layers.Dense(1, activation="sigmoid")]
+        ),
+        compile=dict(
+            optimizer=optimizers.Adam(0.01),
+            loss="binary_crossentropy",
+            loss_weights=0.5,
+            metrics=["accuracy", losses.BinaryCrossentropy(label_smoothing=0.1, name="smoothed_bce")],
+            weighted_metrics=["mae", metrics.BinaryAccuracy(threshold=0.4)],
+        ),
+        data=binary(32, 4, 50),
+        logs=True,
+    )
+    yield dict(
+        name="compile_crossentropy_loss_function_metric",
+        model=lambda: keras.Sequential(
+            [keras.Input((4,)), layers.Dense(5, activation="tanh"), layers.Dense(3, activation="softmax")]
+        ),
+        compile=dict(
+            optimizer=optimizers.SGD(0.1, momentum=0.5),
+            loss="crossentropy",
+            loss_weights=[2.0],
+            metrics=[keras.losses.categorical_crossentropy, losses.KLDivergence()],
+        ),
+        data=classes(32, 4, 3, 51, onehot=True),
+        logs=True,
+    )
+    yield dict(
+        name="leaky_relu_object_activation_rmsprop",
+        model=lambda: keras.Sequential(
+            [
+                keras.Input((4,)),
+                layers.Dense(5, activation=layers.LeakyReLU(negative_slope=0.2)),
+                layers.Dense(2, activation=layers.ReLU(max_value=3.0)),
+            ]
+        ),
+        compile=dict(optimizer=optimizers.RMSprop(0.01), loss="mse", metrics=[losses.MeanAbsoluteError()]),
+        data=regression(32, 4, 2, 52),
+        logs=True,
+    )
 
 
 def record(case) -> None:
@@ -286,6 +331,8 @@ def record(case) -> None:
         loss_next=np.float64(history.history["loss"][0]),
         pred_next=loaded.predict(x_pred, verbose=0),
         resume=np.int64(resume),
+        # the logs of that step (the loss and every metric, by Keras's names) where the case asks for them
+        **({"logs": np.array(json.dumps(history.history, sort_keys=True))} if case.get("logs") else {}),
     )
     print(f"{path.name}: {path.stat().st_size} bytes")
 
