@@ -131,6 +131,14 @@ class _Step:
         ]
         #: layers whose forward pass stores the penalty of their output (activity_regularizer), added to J
         self.activity = [layer for layer in self.layers if getattr(layer, "activity_regularizer", None) is not None]
+        if self.loss.reduction in (None, "none") and (self.penalized or self.activity):
+            # Keras's compute_loss sums [per-example losses, penalty, …], which fails ("Shapes must be equal rank")
+            raise ValueError(
+                f"The loss {self.loss.name!r} has reduction=None (one value per example) and the model has "
+                f"regularization penalties (kernel/bias/activity regularizers); Keras 3 cannot add the two and "
+                f"fails here too. Give the loss a reduction ('sum_over_batch_size', the default, or 'sum') or "
+                f"remove the regularizers."
+            )
         trainable = [i for i, layer in enumerate(self.layers) if layer.trainable_specs]
         first = trainable[0] if trainable else len(self.layers)
         self._backward_all = self.layers[first:][::-1]
@@ -384,21 +392,40 @@ def _should_validate(frequency, epoch: int) -> bool:
 
 class _LastFiniteState:
     """The weights (all of them: the moving statistics too) and the optimizer's state at the start of ``fit`` and
-    at the end of each epoch whose batch losses were all finite: one copy per epoch, none per step."""
+    at the end of each epoch whose batch losses were all finite: one copy per epoch, none per step.
+
+    The trainable weights are copied as the store's one flat vector into a buffer kept for the whole fit (one
+    memcpy: ``get_weights`` would cost ~2 % of a small model's epoch), the others one by one."""
 
     def __init__(self, model):
         self.model = model
         self.epoch = None  # the epoch the copy ends (None: the start of fit)
+        self.store = None
         self.take(None)
 
     def take(self, epoch: int | None) -> None:
         self.epoch = epoch
-        self.weights = self.model.get_weights()
-        opt = self.model.optimizer
+        model = self.model
+        store = model.parameter_store
+        if store is not self.store:  # first copy, or a callback re-gathered the weights (froze a layer, say)
+            self.store, self.values = store, store.values.copy()
+        else:
+            np.copyto(self.values, store.values)
+        self.others = [
+            (layer, s.name, np.array(getattr(layer, s.name)))
+            for layer in model.layers
+            for s in layer.non_trainable_specs
+        ]
+        opt = model.optimizer
         self.optimizer = opt._snapshot() if hasattr(opt, "_snapshot") else None
 
     def restore(self) -> None:
-        self.model.set_weights(self.weights, check_finite=False)
+        store = self.store
+        # through the layers, not the current store: a callback may have re-gathered the weights since the copy
+        for i, (layer, name) in enumerate(store._owners):
+            getattr(layer, name)[...] = store.view(self.values, i)
+        for layer, name, value in self.others:
+            getattr(layer, name)[...] = value
         if self.optimizer is not None:
             self.model.optimizer._restore(self.optimizer)
 

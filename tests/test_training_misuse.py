@@ -218,6 +218,47 @@ def test_non_finite_loss_in_the_first_epoch_puts_back_the_start_of_fit(trained):
     _assert_same(before, _state(model))
 
 
+class _FreezeFirstAt(K.callbacks.Callback):
+    """Freezes the first layer after training batch ``batch`` of epoch ``epoch`` (fit re-gathers the weights)."""
+
+    def __init__(self, epoch: int, batch: int):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            self.model.layers[0].trainable = False
+
+
+def test_non_finite_loss_after_a_layer_was_frozen_puts_back_every_weight_and_moving_statistic():
+    """The copy of the end of epoch 2 is put back through the layers, though a callback froze one since (the
+    weights were re-gathered) and BatchNormalization's moving statistics moved."""
+    x, y = _data(40)
+    model = K.Sequential(
+        [
+            K.Input((3,)),
+            K.layers.Dense(4, activation="tanh"),
+            K.layers.BatchNormalization(),
+            K.layers.Dense(1, "sigmoid"),
+        ]
+    )
+    model.compile(loss="binary_crossentropy", optimizer=K.optimizers.Adam(0.01))
+    states = _EpochStates()
+    with pytest.raises(NonFiniteLossError, match=r"epoch 3/4, batch 2 .*end of epoch 2"):
+        model.fit(
+            x, y, epochs=4, batch_size=8, shuffle=False, verbose=0,
+            callbacks=[states, _FreezeFirstAt(2, 0), _PoisonAt(2, 1)],
+        )  # fmt: skip
+    for a, b in zip(states.states[-1]["weights"], model.get_weights()):
+        assert a.tobytes() == b.tobytes()
+    model.layers[0].trainable = True
+    model.fit(x, y, epochs=1, verbose=0)  # still usable
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
 def test_huge_inputs_train_to_an_error_not_to_nan_weights():
     x, y = _data()
     model = K.Sequential([K.Input((3,)), K.layers.Dense(4, activation="relu"), K.layers.Dense(1)])
