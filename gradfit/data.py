@@ -30,6 +30,7 @@ from .metrics import Metric, dense_targets, sparse_labels
 from .metrics import get as get_metric
 
 __all__ = [
+    "BatchData",
     "Data",
     "EpochBatches",
     "all_finite",
@@ -39,13 +40,15 @@ __all__ = [
     "check_representable",
     "fit_data",
     "keras_metric_names",
+    "metric_targets",
     "model_dtype",
     "numeric_array",
     "optional_steps",
     "positive_int",
-    "refuse_unsupported_source",
     "resolved_loss",
     "sample_weights",
+    "set_up_model",
+    "StreamEpochs",
     "unique_names",
     "verbosity",
 ]
@@ -134,9 +137,8 @@ def numeric_array(data, name: str) -> np.ndarray:
     """``data`` as a NumPy array of numbers with at least one axis, as given (no cast), or ``ValueError``."""
     if data is None:
         raise ValueError(f"{name} is missing: give a NumPy array (or something np.asarray accepts).")
-    refuse_unsupported_source(data, name)
-    if hasattr(data, "numpy") and not isinstance(data, np.ndarray):
-        data = data.numpy()
+    if not isinstance(data, (np.ndarray, list, tuple, numbers.Number)):
+        data = _as_array_source(data, name)
     try:
         arr = np.asarray(data)
     except ValueError as exc:  # ragged nested lists
@@ -151,37 +153,27 @@ def numeric_array(data, name: str) -> np.ndarray:
     return arr
 
 
-def refuse_unsupported_source(data, name: str) -> None:
-    """``ValueError`` for the data sources Keras takes and gradfit does not yet: a generator or iterator, a
-    ``keras.utils.PyDataset`` / ``tf.data.Dataset`` / data loader, and a SciPy sparse matrix (which NumPy would
-    otherwise turn into an array of one object, "dtype object")."""
-    if isinstance(data, (np.ndarray, list, tuple, numbers.Number)):
-        return
-    kind = type(data).__name__
-    if hasattr(data, "tocsr") and hasattr(data, "nnz"):  # scipy.sparse matrices and arrays
-        raise ValueError(
-            f"{name} is a SciPy sparse matrix ({kind}); gradfit does not take sparse matrices yet. Give a dense "
-            f"array instead: {name}.toarray() (as float32: {name}.toarray().astype(np.float32))."
-        )
-    if hasattr(data, "element_spec") or (hasattr(data, "dataset") and hasattr(data, "batch_size")):
-        raise ValueError(
-            f"{name} is a {kind} (a tf.data.Dataset or a data loader); gradfit does not take datasets yet. Give "
-            "NumPy arrays x and y instead (e.g. from the dataset's batches, concatenated)."
-        )
-    sequence = hasattr(data, "__getitem__") and hasattr(data, "__len__")
-    if isinstance(data, (collections.abc.Iterator, collections.abc.Generator)) or (
-        hasattr(data, "__iter__") and not sequence and not hasattr(data, "__array__")
+def _as_array_source(data, name: str):
+    """What ``np.asarray`` should see for ``data``: a DataFrame's values (non-numeric columns refused by name), a
+    sparse matrix densified (a single batch: ``train_on_batch`` …), a tensor's ``.numpy()``; ``ValueError`` for a
+    stream of batches, which only ``fit`` / ``evaluate`` / ``predict`` read."""
+    from .adapters import arrays, streams
+
+    if arrays.is_dataframe(data):
+        return arrays.dataframe_to_array(data, name)
+    if arrays.is_sparse(data):
+        return data.toarray()
+    if hasattr(data, "numpy") and hasattr(data, "shape"):
+        return streams.as_numpy(data)
+    if not hasattr(data, "__array__") and (
+        isinstance(data, collections.abc.Iterator) or hasattr(data, "__iter__") or hasattr(data, "__getitem__")
     ):
         raise ValueError(
-            f"{name} is a generator, iterator or other iterable that is not an array ({kind}); gradfit does not "
-            "take generators yet. Collect the batches into arrays first, e.g. xs, ys = zip(*batches); "
-            "x = np.concatenate(xs); y = np.concatenate(ys), and pass the arrays (with batch_size=…)."
+            f"{name} is a {type(data).__name__} (a generator, iterator, dataset or other source of batches), where "
+            "one batch of arrays is needed here: pass the source to fit / evaluate / predict, which read it batch "
+            "by batch, or give this call a NumPy array."
         )
-    if hasattr(data, "__getitem__") and hasattr(data, "__len__") and hasattr(data, "on_epoch_end"):
-        raise ValueError(
-            f"{name} is a {kind} (a keras.utils.PyDataset / Sequence); gradfit does not take datasets yet. Give "
-            "NumPy arrays x and y instead."
-        )
+    return data
 
 
 def all_finite(arr: np.ndarray) -> bool:
@@ -294,36 +286,9 @@ class Data:
         x_arr, y_arr, y_loss, self.sample_weight, input_shape, output_shape = self.check(
             model, x, y, sample_weight, class_weight, who
         )
-        # loss='crossentropy' becomes the cross-entropy Keras picks from the shapes, once, as Keras's compile does
-        loss = model._loss = resolved_loss(model._loss, y_arr, output_shape)
-        # resolve metrics now that shapes are known (before touching the model)
-        if not model.compiled_metrics or model._metrics_shapes != (y_arr.shape[1:], output_shape):
-            weighted_ids = getattr(model, "_weighted_metric_ids", [])
-            plain = [get_metric(m, y_arr.shape, output_shape) for m in model._metric_ids]
-            weighted = [get_metric(m, y_arr.shape, output_shape) for m in weighted_ids]
-            model.compiled_metrics = keras_metric_names(plain, weighted)
-            #: per compiled metric: whether it is updated with the sample (and class) weights (weighted_metrics)
-            model._metric_weighted = [False] * len(plain) + [True] * len(weighted)
-            model._metrics_shapes = (y_arr.shape[1:], output_shape)
-        if not model.built:
-            model.build(input_shape)
-        model._ensure_bound()
+        loss = set_up_model(model, y_arr, input_shape, output_shape)
         self.x = as_input_array(model, x_arr)
-        dtype = self.x.dtype
-        self.y_loss = y_loss if loss.sparse else np.ascontiguousarray(y_loss, dtype=dtype)
-        # metric targets: at most one array of each kind, shared with the loss's where they agree
-        out_full = (len(y_arr),) + tuple(output_shape[1:])
-        self.kinds: dict[str, np.ndarray] = {}
-        for metric in model.compiled_metrics:
-            kind = metric.target_kind
-            if kind in self.kinds:
-                continue
-            if (kind == "sparse") == loss.sparse:
-                self.kinds[kind] = self.y_loss
-            elif kind == "sparse":
-                self.kinds[kind] = sparse_labels(y_arr, out_full)
-            else:
-                self.kinds[kind] = np.ascontiguousarray(dense_targets(y_arr, out_full), dtype=dtype)
+        self.y_loss, self.kinds = metric_targets(model, loss, y_arr, y_loss, output_shape, self.x.dtype)
         self.n = len(self.x)
 
     def arrays(self) -> list[np.ndarray | None]:
@@ -340,6 +305,45 @@ class Data:
             part.kinds = {k: (part.y_loss if v is self.y_loss else v[sl]) for k, v in self.kinds.items()}
             part.n = len(part.x)
         return first, second
+
+
+def set_up_model(model, y: np.ndarray, input_shape: tuple, output_shape: tuple):
+    """What the first data does to a model (once its shapes are known): ``loss='crossentropy'`` resolved, the
+    metrics resolved and named, the model built; returns the loss."""
+    # loss='crossentropy' becomes the cross-entropy Keras picks from the shapes, once, as Keras's compile does
+    loss = model._loss = resolved_loss(model._loss, y, output_shape)
+    # resolve metrics now that shapes are known (before touching the model)
+    if not model.compiled_metrics or model._metrics_shapes != (y.shape[1:], output_shape):
+        weighted_ids = getattr(model, "_weighted_metric_ids", [])
+        plain = [get_metric(m, y.shape, output_shape) for m in model._metric_ids]
+        weighted = [get_metric(m, y.shape, output_shape) for m in weighted_ids]
+        model.compiled_metrics = keras_metric_names(plain, weighted)
+        #: per compiled metric: whether it is updated with the sample (and class) weights (weighted_metrics)
+        model._metric_weighted = [False] * len(plain) + [True] * len(weighted)
+        model._metrics_shapes = (y.shape[1:], output_shape)
+    if not model.built:
+        model.build(input_shape)
+    model._ensure_bound()
+    return loss
+
+
+def metric_targets(model, loss, y: np.ndarray, y_loss: np.ndarray, output_shape: tuple, dtype):
+    """The loss's targets in their final type and the metrics' targets by kind (``{"sparse": …, "dense": …}``):
+    at most one array of each kind, shared with the loss's where they agree."""
+    y_loss = y_loss if loss.sparse else np.ascontiguousarray(y_loss, dtype=dtype)
+    out_full = (len(y),) + tuple(output_shape[1:])
+    kinds: dict[str, np.ndarray] = {}
+    for metric in model.compiled_metrics:
+        kind = metric.target_kind
+        if kind in kinds:
+            continue
+        if (kind == "sparse") == loss.sparse:
+            kinds[kind] = y_loss
+        elif kind == "sparse":
+            kinds[kind] = sparse_labels(y, out_full)
+        else:
+            kinds[kind] = np.ascontiguousarray(dense_targets(y, out_full), dtype=dtype)
+    return y_loss, kinds
 
 
 def resolved_loss(loss, y: np.ndarray, output_shape: tuple):
@@ -480,3 +484,228 @@ def fit_data(model, x, y, sample_weight=None, class_weight=None, validation_spli
         except ValueError as exc:
             raise ValueError(f"validation_data: {exc}") from None
     return data, val
+
+
+# ------------------------------------------------------------------------------------------- batch by batch
+
+
+class StreamEpochs:
+    """Which raw batches of an adapter each epoch (or each ``evaluate`` / ``predict``) runs, as Keras 3.15's
+    ``EpochIterator`` does it (the streaming counterpart of ``EpochBatches``).
+
+    * ``steps`` None and the number of batches known: every epoch is one new pass;
+    * ``steps`` given: an epoch runs ``steps`` batches, continuing the current pass where the last epoch stopped
+      (an infinite generator with ``steps_per_epoch``); a sized source that runs out first ends the epoch early,
+      with a warning, and the next epoch starts a new pass;
+    * neither known (a generator): the epoch runs until the source is exhausted, with Keras's "ran out of data"
+      warning; the count then stands for the number of batches (Keras counts the failed read too).
+
+    A generator that runs out ends the epoch with the warning and the next epoch starts a new pass (which, for a
+    generator, replays the batches read ahead: ``adapters.streams``).
+    """
+
+    def __init__(self, adapter, steps: int | None = None, steps_name: str = "steps"):
+        self.adapter = adapter
+        self.steps_given = steps
+        self.steps_name = steps_name
+        self.num_batches = adapter.num_batches
+        self._iterator = None
+        self._seen = 0
+
+    @property
+    def steps(self) -> int | None:
+        """What the progress bar counts: ``steps`` or the batches of a pass (None: not known yet)."""
+        return self.steps_given or self.num_batches
+
+    def _ran_out(self, read: int) -> None:
+        if self.num_batches is None:
+            self.num_batches = self._seen
+        self._iterator = None
+        if self.steps_given:
+            why = f"gave fewer batches than {self.steps_name}={self.steps_given}"
+            advice = f"Make sure it can give {self.steps_name} * epochs batches (e.g. an infinite generator)."
+        else:
+            why = "was exhausted"
+            advice = (
+                "A generator is read once: later passes replay only the batches read ahead (Keras's rule); for "
+                "several epochs give an infinite generator and steps_per_epoch, or a PyDataset."
+            )
+        warnings.warn(
+            f"Your input ran out of data after {read} batch(es) of this epoch: the {self.adapter.kind} {why}, so "
+            f'the epoch ended there, as in Keras ("interrupting training"). {advice}',
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def epoch(self, epoch: int = 0):
+        """The raw ``(x, y, sw)`` batches of one epoch."""
+        steps = self.steps_given or self.num_batches or -1
+        if steps < 0:  # unknown length: until the source runs out
+            self._iterator = self.adapter.batches(epoch)
+            self._seen = 0
+            while True:
+                self._seen += 1
+                try:
+                    batch = next(self._iterator)
+                except StopIteration:
+                    self._ran_out(self._seen - 1)
+                    return
+                yield batch
+        if self._iterator is None or self.steps_given is None:
+            self._iterator = self.adapter.batches(epoch)
+            self._seen = 0
+        for read in range(steps):
+            if self.num_batches and self._seen >= self.num_batches:
+                if self.steps_given:
+                    self._ran_out(read)
+                break
+            self._seen += 1
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._ran_out(read)
+                return
+            yield batch
+        if self.num_batches and self._seen >= self.num_batches:
+            self._iterator = None  # the next epoch starts a new pass (created then, after on_epoch_end)
+            self._seen = 0
+
+
+class BatchData:
+    """Checks, casts and prepares the batches of a source read batch by batch, with the array path's checks and
+    messages (prefixed with the batch's index), so that a bad batch midway stops ``fit`` before its step: the
+    weights stay as of the last good step.
+
+    The first batch does what ``Data`` does once for arrays: every check (advice included), the loss and metrics
+    resolved and the model built from its shapes. Every batch then costs a few checks: numbers, the shape the
+    model takes, finite (two reductions), targets of the shape of the first batch's and valid for the loss
+    (labels in range), as many rows as ``x``, sample / class weights; and the casts, which cost nothing where a
+    batch already has the model's type.
+
+    ``prepare(index, x, y, sw)`` gives ``(x, y_loss, sample_weight, targets)``: ``targets`` are the metrics'
+    targets, one per kind in ``self.kind_names`` order.
+    """
+
+    def __init__(
+        self, model, first: tuple, class_weight=None, who: str = "fit", kind: str = "generator", targets: bool = True
+    ):
+        self.model = model
+        self.who = who
+        self.kind = kind
+        self.targets = targets
+        self.class_weight = class_weight
+        x, y, sw = first
+        try:
+            if targets:
+                if y is None:
+                    raise ValueError(self._no_targets())
+                x_arr, y_arr, y_loss, _, input_shape, output_shape = Data.check(model, x, y, sw, class_weight, who)
+                self.loss = set_up_model(model, y_arr, input_shape, output_shape)
+                self.y_tail = tuple(y_arr.shape[1:])
+                self.output_tail = tuple(output_shape[1:])
+                #: the kinds of target the metrics read, in the order ``Data.kinds`` has them
+                self.kind_names = list(dict.fromkeys(metric.target_kind for metric in model.compiled_metrics))
+            else:
+                arr = as_input_array(model, x)
+                if not model.built:
+                    model.build((None,) + arr.shape[1:])
+                model._ensure_bound()
+        except ValueError as exc:
+            raise self._error(0, exc) from None
+        self.dtype = model_dtype(model)
+        self.x_tail = tuple(model.input_shape[1:])
+        self._cast_buffers: dict[tuple, np.ndarray] = {}
+        self._largest = float(np.finfo(self.dtype).max)
+
+    def _no_targets(self) -> str:
+        return (
+            f"{self.who} needs targets, but the {self.kind}'s batches hold none: yield (x, y) or (x, y, sample_weight)."
+        )
+
+    def _error(self, index: int, exc: ValueError, epoch: int | None = None) -> ValueError:
+        where = f"batch {index} (0-based)" + ("" if epoch is None else f" of epoch {epoch + 1}")
+        return ValueError(f"{self.who}: {where} of the {self.kind}: {exc}")
+
+    def prepare(self, index: int, x, y, sw, epoch: int | None = None) -> tuple:
+        try:
+            return self._prepare(x, y, sw)
+        except ValueError as exc:
+            raise self._error(index, exc, epoch) from None
+
+    def prepare_x(self, index: int, x, epoch: int | None = None) -> np.ndarray:
+        try:
+            return self._x(x)
+        except ValueError as exc:
+            raise self._error(index, exc, epoch) from None
+
+    def _x(self, x) -> np.ndarray:
+        if type(x) is not np.ndarray or x.dtype.kind not in "biuf":
+            x = numeric_array(x, "x")
+        if x.shape[1:] != self.x_tail or x.ndim < 2:
+            raise ValueError(
+                f"x has shape {x.shape}, but the model takes inputs of shape {(None,) + self.x_tail} (that is "
+                f"{self.x_tail} per example, as the first batch had); every batch must have the same features."
+            )
+        if len(x) == 0:
+            raise ValueError("the batch is empty (0 rows); a batch must hold at least one example.")
+        dtype = self.dtype
+        if x.dtype.kind == "f":
+            self._check_values(x, "x")
+        if x.dtype != dtype or not x.flags.c_contiguous:
+            # into a buffer kept per batch shape (the step is done with a batch before the next one is cast)
+            buffer = self._cast_buffers.get(x.shape)
+            if buffer is None:
+                buffer = self._cast_buffers[x.shape] = np.empty(x.shape, dtype=dtype)
+            np.copyto(buffer, x, casting="unsafe")
+            x = buffer
+        return x
+
+    def _check_values(self, arr: np.ndarray, name: str) -> None:
+        """``check_finite`` and ``check_representable`` from one minimum and one maximum (two passes over the
+        batch; NaN propagates through both)."""
+        low, high = float(np.minimum.reduce(arr, axis=None)), float(np.maximum.reduce(arr, axis=None))
+        if not (math.isfinite(low) and math.isfinite(high)):
+            check_finite(arr, name)
+        if arr.dtype.itemsize > self.dtype.itemsize and max(-low, high) > self._largest:
+            check_representable(arr, self.dtype, name)
+
+    def _prepare(self, x, y, sw) -> tuple:
+        x = self._x(x)
+        m = len(x)
+        if y is None:
+            raise ValueError(self._no_targets())
+        if type(y) is not np.ndarray or y.dtype.kind not in "biuf":
+            y = numeric_array(y, "y")
+        if len(y) != m:
+            raise ValueError(f"x and y must have the same number of examples (rows), but x has {m} and y has {len(y)}.")
+        if y.shape[1:] != self.y_tail:
+            raise ValueError(
+                f"y has shape {y.shape}, but the first batch's targets had shape {(None,) + self.y_tail}; every "
+                "batch's targets must have the same shape per example."
+            )
+        dtype = self.dtype
+        if y.dtype.kind == "f" and y.size:
+            self._check_values(y, "y")
+        loss = self.loss
+        y_loss = loss.prepare_targets(y, (m,) + self.output_tail)
+        loss.check_targets(y_loss)
+        if not loss.sparse and (y_loss.dtype != dtype or not y_loss.flags.c_contiguous):
+            y_loss = np.ascontiguousarray(y_loss, dtype=dtype)
+        weights = None
+        if sw is not None or self.class_weight is not None:
+            weights = sample_weights(sw, self.class_weight, y, m, dtype, self.who)
+        kinds = self.kind_names
+        if not kinds:
+            return x, y_loss, weights, ()
+        if len(kinds) == 1 and (kinds[0] == "sparse") == loss.sparse:
+            return x, y_loss, weights, (y_loss,)
+        out_full = (m,) + self.output_tail
+        targets = []
+        for kind in kinds:
+            if (kind == "sparse") == loss.sparse:
+                targets.append(y_loss)
+            elif kind == "sparse":
+                targets.append(sparse_labels(y, out_full))
+            else:
+                targets.append(np.ascontiguousarray(dense_targets(y, out_full), dtype=dtype))
+        return x, y_loss, weights, targets

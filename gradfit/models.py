@@ -537,6 +537,12 @@ class Sequential(DescribeAndSave):
     ):
         """Train: ``epochs`` passes over the data in batches of ``batch_size`` (32), one update per batch.
 
+        ``x`` (with ``y`` and ``sample_weight`` where they are separate) may be a NumPy array or list, a pandas
+        DataFrame / Series, a SciPy sparse matrix (densified one batch at a time), an ``np.memmap`` / ``np.load(…,
+        mmap_mode='r')`` array or h5py dataset (read batch by batch), a generator or iterator yielding ``(x, y)``
+        or ``(x, y, sample_weight)`` (``steps_per_epoch`` for an infinite one), a ``keras.utils.PyDataset``, or an
+        iterable of batches with ``.numpy()`` (a torch ``DataLoader``). ``validation_data`` takes the same kinds.
+
         Returns a ``History`` whose ``history['loss'][i]`` is epoch ``i``'s cost ``J``, averaged over
         the batches of that epoch as Keras reports it.
         """
@@ -571,7 +577,8 @@ class Sequential(DescribeAndSave):
         callbacks=None,
         return_dict: bool = False,
     ):
-        """The cost ``J`` (and metrics) over all of ``x, y``, regularisation included."""
+        """The cost ``J`` (and metrics) over all of ``x, y``, regularisation included; ``x`` any kind ``fit``
+        takes (a generator or PyDataset holds its targets: ``y`` None)."""
         return training.evaluate(
             self,
             x,
@@ -585,22 +592,26 @@ class Sequential(DescribeAndSave):
         )
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
-        """``f(x)`` for every row of ``x``, as a NumPy array ``(m, units)``."""
+        """``f(x)`` for every row of ``x``, as a NumPy array ``(m, units)``; ``x`` any kind ``fit`` takes (the
+        targets of a stream's batches are ignored)."""
         return training.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
+        """One update on this one batch (arrays, a DataFrame, a sparse matrix; not a stream)."""
         return training.train_on_batch(
             self, x, y, sample_weight=sample_weight, class_weight=class_weight, return_dict=return_dict
         )
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
-        data.refuse_unsupported_source(x, "x")  # before len(x)
+        """The loss (and metrics) of this one batch, without updating the weights."""
+        x = data.numeric_array(x, "x")  # one batch: a DataFrame's values, a sparse matrix densified; no stream
         return training.evaluate(
             self, x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight, return_dict=return_dict
         )
 
     def predict_on_batch(self, x) -> np.ndarray:
-        data.refuse_unsupported_source(x, "x")  # before len(x)
+        """``f(x)`` for this one batch."""
+        x = data.numeric_array(x, "x")  # one batch: a DataFrame's values, a sparse matrix densified; no stream
         return training.predict(self, x, batch_size=len(x), verbose=0)
 
     # ----------------------------------------------------------------- looking inside fit

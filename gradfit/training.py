@@ -26,16 +26,19 @@ import weakref
 import numpy as np
 
 from . import backend
+from .adapters import adapt
+from .adapters.files import batch_order
 from .callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
 from .data import (
+    BatchData,
     Data,
     EpochBatches,
+    StreamEpochs,
     as_input_array,
     fit_data,
     model_dtype,
     optional_steps,
     positive_int,
-    refuse_unsupported_source,
     verbosity,
 )
 from .metrics import Metric
@@ -302,6 +305,16 @@ def _metric_plan(model, kinds: dict) -> list[tuple[Metric, np.ndarray, bool]]:
     return [(metric, kinds[metric.target_kind], weighted) for metric, weighted in zip(model.compiled_metrics, flags)]
 
 
+def _metric_index_plan(model, kind_names: list[str]) -> list[tuple[Metric, int, bool]]:
+    """``(metric, index of its targets among a batch's targets by kind, weighted)`` for each compiled metric (see
+    ``_metric_plan``)."""
+    flags = getattr(model, "_metric_weighted", None) or [False] * len(model.compiled_metrics)
+    return [
+        (metric, kind_names.index(metric.target_kind), weighted)
+        for metric, weighted in zip(model.compiled_metrics, flags)
+    ]
+
+
 def single_loss_weight(loss_weights) -> float | None:
     """``compile(loss_weights=…)`` for a model with one output, as Keras 3.15's ``CompileLoss``: a float, or a
     list / tuple / dict holding one number (any key: Keras flattens it), multiplies the loss (not the
@@ -442,6 +455,173 @@ def _non_finite_loss(value, epoch: int, epochs: int, batch: int, steps: int, sta
     )
 
 
+# ------------------------------------------------------------------------------------------- batch sources
+# A loop reads each epoch's prepared batches (x, y_loss, sample_weight or None, metric targets by kind) from a
+# source: _ArraySource slices arrays prepared once (the fast path), _StreamSource checks and prepares each batch
+# an adapter reads (generators, PyDataset, sparse matrices, files). Both give epoch(e) -> (batches, count).
+
+
+class _ArraySource:
+    """The batches of in-memory data (``Data``) as ``EpochBatches`` plans them, shuffled (``files.batch_order``)
+    once per pass: small data with one gather per array into buffers the size of the data kept for the fit, large
+    data (over ``GATHER_BYTES``) with one gather per batch into buffers of one batch."""
+
+    adapter = None
+    #: arrays to shuffle larger than this are gathered batch by batch, not copied whole each pass (measured,
+    #: benchmarks/bench_gather.py: the whole copy is 4-5 % faster per epoch for W1 / W2's few MB; for W3's 188 MB
+    #: the per-batch gather trains as fast, its first epoch skips 188 MB of fresh pages, and that memory is gone)
+    GATHER_BYTES = 32 << 20
+
+    def __init__(self, data: Data, batch_size, steps, steps_name: str, shuffle=False):
+        self.data = data
+        self.plan = EpochBatches(data.n, batch_size, steps, steps_name)
+        self.steps = self.plan.steps
+        self.batch_size = self.plan.batch_size
+        self.kind_names = list(data.kinds)
+        self.shuffle = shuffle
+        self.arrays = data.arrays()
+        self.gather = bool(shuffle) and sum(a.nbytes for a in self.arrays if a is not None) > self.GATHER_BYTES
+        rows = min(self.batch_size, data.n)
+        self.shuffled = [
+            None
+            if a is None or not shuffle
+            else np.empty(((rows,) if self.gather else a.shape[:1]) + a.shape[1:], a.dtype)
+            for a in self.arrays
+        ]
+        self.current = self.arrays
+        self.perm = None
+
+    def epoch(self, epoch: int):
+        spans, new_pass = self.plan.epoch()
+        data = self.data
+        if self.shuffle and new_pass:
+            perm = batch_order(data.n, self.batch_size, backend.rng(), self.shuffle)  # True: rng.permutation(n)
+            if self.gather:
+                self.perm = perm
+            else:
+                # mode="clip" (the indices are a permutation, always in range) spares the bounds-check buffering
+                # that made out= slower than allocating, and reusing the buffer spares fresh pages every epoch
+                for src, dst in zip(self.arrays, self.shuffled):
+                    if src is not None:
+                        np.take(src, perm, axis=0, out=dst, mode="clip")
+                self.current = self.shuffled
+        loss_kinds = [v is data.y_loss for v in data.kinds.values()]
+        if self.gather:
+            return _gathered_batches(spans, self.perm, self.arrays, self.shuffled, loss_kinds), len(spans)
+        xs, ys, sws, *rest = self.current
+        # per kind of metric target: None where it is the loss's targets, else its own array
+        kind_arrays = [None if is_loss else rest.pop(0) for is_loss in loss_kinds]
+        return _array_batches(spans, xs, ys, sws, kind_arrays), len(spans)
+
+    def end_epoch(self) -> None:
+        pass
+
+
+def _gathered_batches(spans, perm, arrays, buffers, loss_kinds):
+    """The batches of ``perm``'s order, each array's rows gathered into its batch buffer (valid until the next)."""
+    take = np.take
+    for start, end in spans:
+        index, m = perm[start:end], end - start
+        x, y, sw, *extra = (
+            None if a is None else take(a, index, axis=0, out=b[:m], mode="clip") for a, b in zip(arrays, buffers)
+        )
+        targets = [y if is_loss else extra.pop(0) for is_loss in loss_kinds]
+        yield x, y, sw, targets
+
+
+def _array_batches(spans, xs, ys, sws, kind_arrays):
+    only_loss_targets = all(a is None for a in kind_arrays)
+    single = len(kind_arrays) == 1
+    for start, end in spans:
+        yb = ys[start:end]
+        sw = None if sws is None else sws[start:end]
+        if only_loss_targets:
+            targets = (yb,) if single else (yb,) * len(kind_arrays)
+        else:
+            targets = [yb if a is None else a[start:end] for a in kind_arrays]
+        yield xs[start:end], yb, sw, targets
+
+
+class _StreamSource:
+    """The batches an adapter reads, each checked and prepared by ``BatchData`` (built from the first batch, which
+    builds the model), counted as ``StreamEpochs`` (Keras's ``EpochIterator``) counts them."""
+
+    def __init__(
+        self, model, adapter, steps, steps_name: str, class_weight=None, who: str = "fit", targets: bool = True
+    ):
+        self.adapter = adapter
+        self.stream = StreamEpochs(adapter, steps, steps_name)
+        self.prep = BatchData(model, adapter.peek(), class_weight, who, adapter.kind, targets)
+        self.kind_names = getattr(self.prep, "kind_names", [])
+        first = adapter.peek()[0]
+        self.batch_size = adapter.batch_size or (len(first) if hasattr(first, "__len__") else 32)
+
+    @property
+    def steps(self) -> int | None:
+        return self.stream.steps
+
+    def epoch(self, epoch: int):
+        self.adapter.on_epoch_begin()
+        return self._batches(epoch), self.stream.steps_given
+
+    def _batches(self, epoch: int):
+        prepare = self.prep.prepare
+        named = epoch if self.prep.who == "fit" else None  # messages name fit's epoch
+        self.ran = 0
+        for i, (x, y, sw) in enumerate(self.stream.epoch(epoch)):
+            yield prepare(i, x, y, sw, named)
+            self.ran = i + 1
+
+    def inputs(self, epoch: int = 0):
+        """The inputs alone, checked and cast (``predict``: the batches' targets are ignored, as in Keras)."""
+        self.adapter.on_epoch_begin()
+        prepare_x = self.prep.prepare_x
+        for i, batch in enumerate(self.stream.epoch(epoch)):
+            yield prepare_x(i, batch[0])
+
+    def end_epoch(self) -> None:
+        self.adapter.on_epoch_end()
+
+
+def _refuse_for_stream(adapter, who: str, class_weight=None, validation_split=0.0) -> None:
+    """Keras's rules for the arguments a stream cannot take."""
+    if validation_split:
+        raise ValueError(
+            f"{who}: validation_split is only supported for arrays (NumPy arrays, lists, DataFrames), as in Keras; "
+            f"x is a {adapter.kind}. Give validation_data=… (arrays or another {adapter.kind}) instead."
+        )
+    from .adapters.streams import GeneratorAdapter
+
+    if class_weight is not None and (isinstance(adapter, GeneratorAdapter) or adapter.kind == "torch DataLoader"):
+        raise ValueError(
+            f"Argument `class_weight` is not supported for {adapter.kind} inputs (Keras's rule). Yield "
+            f"(x, y, sample_weight) with the weights of the classes instead. Received: class_weight={class_weight}"
+        )
+
+
+def _data_source(model, x, y, sample_weight, class_weight, batch_size, steps, steps_name, who, shuffle=False):
+    """The source of a loop's batches: ``_ArraySource`` for arrays (``Data``), else ``_StreamSource``."""
+    adapter = adapt(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, steps=steps, who=who)
+    if adapter is None:
+        data = Data(model, x, y, sample_weight, class_weight, who=who)
+        return _ArraySource(data, batch_size, steps, steps_name, shuffle)
+    try:
+        _refuse_for_stream(adapter, who, class_weight)
+        return _StreamSource(model, adapter, steps, steps_name, class_weight, who)
+    except BaseException:
+        adapter.close()
+        raise
+
+
+def _validation_adapter(validation_data, batch_size):
+    """validation_data as an adapter (a stream, a sparse matrix, a file), or None for arrays."""
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+        x_val, y_val, sw_val = tuple(validation_data) + (None,) * (3 - len(validation_data))
+    else:
+        x_val, y_val, sw_val = validation_data, None, None
+    return adapt(x_val, y_val, sw_val, batch_size=batch_size, who="validation_data")
+
+
 def fit(
     model,
     x,
@@ -475,21 +655,99 @@ def fit(
         raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}.")
     if validation_split and validation_data is not None:
         raise ValueError("Give either validation_split or validation_data, not both.")
-    if shuffle not in (True, False):
-        raise ValueError(f"shuffle must be True or False, got {shuffle!r}.")
+    if shuffle not in (True, False, "batch"):
+        raise ValueError(f'shuffle must be True, False or "batch", got {shuffle!r}.')
     user_callbacks = callback_list(callbacks)
     for c in user_callbacks:
         if not isinstance(c, Callback):
             raise TypeError(f"callbacks must be Callback objects (gradfit.keras.callbacks.…), got {c!r}.")
-    refuse_unsupported_source(x, "x")
 
-    data, val = fit_data(model, x, y, sample_weight, class_weight, validation_split, validation_data)
     val_batch = positive_int(validation_batch_size, "validation_batch_size", allow_none=True, default=None)
     val_batch = val_batch or batch_size
 
+    adapter = adapt(
+        x,
+        y,
+        sample_weight,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        steps=steps_per_epoch,
+        who="fit",
+    )
+    val_adapter = None
+    try:
+        if validation_data is not None:  # Keras: a stream as validation_data is read batch by batch too
+            val_adapter = _validation_adapter(validation_data, val_batch)
+        if adapter is None:
+            array_validation = None if val_adapter is not None else validation_data
+            data, val = fit_data(model, x, y, sample_weight, class_weight, validation_split, array_validation)
+            source = _ArraySource(data, batch_size, steps_per_epoch, "steps_per_epoch", shuffle)
+        else:
+            if validation_split and hasattr(adapter, "split"):  # a file: Keras splits it as an array
+                at = _split_at(adapter.n, validation_split)
+                adapter, val_adapter = adapter.split(at)
+                validation_split = 0.0
+            _refuse_for_stream(adapter, "fit", class_weight, validation_split)
+            source = _StreamSource(model, adapter, steps_per_epoch, "steps_per_epoch", class_weight, "fit")
+            val = None
+            if validation_data is not None and val_adapter is None:
+                val = Data(model, *_validation_arrays(validation_data), who="validation_data")
+        if val_adapter is not None:
+            val_stream = _StreamSource(model, val_adapter, validation_steps, "validation_steps", who="validation_data")
+        return _fit_loop(
+            model,
+            source,
+            val,
+            val_stream if val_adapter is not None else None,
+            val_batch,
+            validation_steps,
+            epochs,
+            initial_epoch,
+            verbose,
+            user_callbacks,
+            frequency,
+            per_execution,
+        )
+    finally:
+        for opened in (adapter, val_adapter):
+            if opened is not None:
+                opened.close()
+
+
+def _split_at(n: int, validation_split: float) -> int:
+    at = int(math.floor(n * (1.0 - validation_split)))
+    if at == 0 or at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
+            f"examples out of {n}; choose a fraction that leaves some of each."
+        )
+    return at
+
+
+def _validation_arrays(validation_data) -> tuple:
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
+    return tuple(validation_data)
+
+
+def _fit_loop(
+    model,
+    source,
+    val,
+    val_stream,
+    val_batch,
+    validation_steps,
+    epochs,
+    initial_epoch,
+    verbose,
+    user_callbacks,
+    frequency,
+    per_execution,
+) -> History:
+    """fit's epochs over ``source``'s batches (``_ArraySource`` or ``_StreamSource``), validated on ``val``
+    (``Data``) or ``val_stream`` (``_StreamSource``)."""
     step = _Step(model)
     metrics = model.compiled_metrics
-    plan = EpochBatches(data.n, batch_size, steps_per_epoch, "steps_per_epoch")
     history = History()
     # Keras adds its progress bar only when the callbacks hold none: a ProgbarLogger given is the one that prints
     given_progbar = next((c for c in user_callbacks if isinstance(c, ProgbarLogger)), None)
@@ -497,58 +755,46 @@ def fit(
     cbs = CallbackList(
         user_callbacks + ([progbar] if progbar and not given_progbar else []) + [history],
         model,
-        {"epochs": epochs, "steps": plan.steps, "verbose": verbose},
+        {"epochs": epochs, "steps": source.steps, "verbose": verbose},
     )
     batch_hooks = cbs.batch_hooks
+    unknown_steps = source.steps is None
     model.stop_training = False
     model.history = history
     # without TerminateOnNaN, a non-finite loss stops fit with an error and the last finite epoch's state back
     guard = not any(isinstance(c, TerminateOnNaN) for c in user_callbacks)
     last_finite = _LastFiniteState(model) if guard else None
     isfinite = math.isfinite
+    metric_plan = _metric_index_plan(model, source.kind_names)
 
-    arrays = data.arrays()
-    shuffled = [None if a is None or not shuffle else np.empty_like(a) for a in arrays]
-    rng = backend.rng()
     cbs.on_train_begin()
     logs: dict = {}
     training_logs = None
-    current = arrays
-    blas = backend.blas_threads(model.parameter_store.shapes, plan.batch_size)
+    blas = backend.blas_threads(model.parameter_store.shapes, source.batch_size)
     # invalid values are reported by the loss check below (one error naming the batch, not NumPy's warnings)
     with np.errstate(over="ignore", under="ignore", invalid="ignore" if guard else np.geterr()["invalid"]), blas:
         for epoch in range(initial_epoch, epochs):
             for metric in metrics:
                 metric.reset_state()
             cbs.on_epoch_begin(epoch)
-            spans, new_pass = plan.epoch()
-            if shuffle and new_pass:
-                perm = rng.permutation(data.n)
-                # one gather per array per pass, into buffers kept for the whole fit; mode="clip" (the
-                # indices are a permutation, always in range) spares the bounds-check buffering that made
-                # out= slower than allocating, and reusing the buffer spares fresh pages every epoch
-                for src, dst in zip(arrays, shuffled):
-                    if src is not None:
-                        np.take(src, perm, axis=0, out=dst, mode="clip")
-                current = shuffled
-            xs, ys, sws, *rest = current
-            targets = {k: (ys if v is data.y_loss else rest.pop(0)) for k, v in data.kinds.items()}
-            metric_targets = _metric_plan(model, targets)
+            batches, count = source.epoch(epoch)
+            last = -1 if count is None else count - 1
             loss_total, seen = 0.0, 0
             bar = progbar.bar if progbar else None
-            last = len(spans) - 1
-            for i, (start, end) in enumerate(spans):
+            if bar is not None and bar.target is None:
+                bar = None  # a stream of unknown length: the bar is drawn at the end of the epoch
+            i = -1
+            for i, (xb, yb, sw, targets) in enumerate(batches):
                 if batch_hooks and i % per_execution == 0:  # a group of steps_per_execution batches begins
                     cbs.on_train_batch_begin(i)
-                sw = None if sws is None else sws[start:end]
-                value, out = step(xs[start:end], ys[start:end], sw)
+                value, out = step(xb, yb, sw)
                 if guard and not isfinite(value):
-                    raise _non_finite_loss(value, epoch, epochs, i, len(spans), last_finite)
-                m = end - start
+                    raise _non_finite_loss(value, epoch, epochs, i, "unknown" if count is None else count, last_finite)
+                m = len(xb)
                 loss_total += value * m
                 seen += m
-                for metric, yt, weighted in metric_targets:
-                    metric.update_prepared(yt[start:end], out, sw if weighted else None)
+                for metric, kind, weighted in metric_plan:
+                    metric.update_prepared(targets[kind], out, sw if weighted else None)
                 group_ends = i == last or i % per_execution == per_execution - 1
                 if batch_hooks and group_ends:  # Keras's end index: the group's first + N - 1, even if shorter
                     cbs.on_train_batch_end(i - i % per_execution + per_execution - 1, _logs(loss_total, seen, metrics))
@@ -558,10 +804,23 @@ def fit(
                     bar.update(i + 1, _logs(loss_total, seen, metrics))
                 if group_ends and model.stop_training:
                     break
+            if batch_hooks and i >= 0 and i != last and i % per_execution != per_execution - 1:
+                # a stream ran out within a group: the group ends with its last batch
+                cbs.on_train_batch_end(i - i % per_execution + per_execution - 1, _logs(loss_total, seen, metrics))
+            source.end_epoch()
+            if progbar is not None and unknown_steps:
+                # a stream of unknown length: the bar counts the batches this epoch ran (its own params; the
+                # other callbacks see steps None, as in Keras)
+                progbar.params = dict(progbar.params, steps=max(i + 1, 1))
+                if progbar.bar is not None:
+                    progbar.bar.target = progbar.params["steps"]
             logs = _logs(loss_total, seen, metrics)
-            if val is not None and _should_validate(frequency, epoch):
-                val_plan = EpochBatches(val.n, val_batch, validation_steps, "validation_steps")
-                logs.update(_evaluate_data(model, val, val_plan, prefix="val_", cbs=cbs))
+            if val_stream is not None and _should_validate(frequency, epoch):
+                val_stream.stream = StreamEpochs(val_stream.adapter, validation_steps, "validation_steps")
+                logs.update(_evaluate_data(model, val_stream, prefix="val_", cbs=cbs))
+            elif val is not None and _should_validate(frequency, epoch):
+                val_source = _ArraySource(val, val_batch, validation_steps, "validation_steps")
+                logs.update(_evaluate_data(model, val_source, prefix="val_", cbs=cbs))
             cbs.on_epoch_end(epoch, logs)
             training_logs = logs
             if model.stop_training:
@@ -580,16 +839,16 @@ def fit(
     return history
 
 
-def _evaluate_data(model, data: Data, plan: EpochBatches, prefix: str = "", cbs: CallbackList | None = None) -> dict:
-    """Cost and metrics over the batches ``plan`` gives of ``data``, with the current weights (regularisation
-    included, as Keras).
+def _evaluate_data(model, source, prefix: str = "", cbs: CallbackList | None = None) -> dict:
+    """Cost and metrics over the batches of ``source`` (``_ArraySource`` or ``_StreamSource``: one epoch of it),
+    with the current weights (regularisation included, as Keras).
 
     ``cbs`` get Keras's test hooks: ``on_test_begin``, ``on_test_batch_begin/end`` and ``on_test_end`` (with
     the logs unprefixed), as Keras calls them for ``evaluate`` and for each epoch's validation in ``fit``.
     """
     step = _Step(model, training=False)
     metrics = model.compiled_metrics
-    metric_targets = _metric_plan(model, data.kinds)
+    metric_plan = _metric_index_plan(model, source.kind_names)
     saved = [mt._save_state() for mt in metrics]
     for metric in metrics:
         metric.reset_state()
@@ -599,22 +858,26 @@ def _evaluate_data(model, data: Data, plan: EpochBatches, prefix: str = "", cbs:
     per_execution = getattr(model, "steps_per_execution", 1)
     if cbs is not None:
         cbs.on_test_begin()
-    spans, _ = plan.epoch()
-    last = len(spans) - 1
-    for i, (start, end) in enumerate(spans):
+    batches, count = source.epoch(0)
+    last = -1 if count is None else count - 1
+    i = -1
+    for i, (xb, yb, sw, targets) in enumerate(batches):
         if batch_hooks and i % per_execution == 0:
             cbs.on_test_batch_begin(i)
-        out = forward(model, data.x[start:end], training=False)
-        sw = None if data.sample_weight is None else data.sample_weight[start:end]
-        value, _ = step.loss_and_output_grad(data.y_loss[start:end], sw, end - start, out)
+        out = forward(model, xb, training=False)
+        m = len(xb)
+        value, _ = step.loss_and_output_grad(yb, sw, m, out)
         if step.activity:
             value += step.activity_penalty()
-        loss_total += (value + penalty) * (end - start)
-        seen += end - start
-        for metric, yt, weighted in metric_targets:
-            metric.update_prepared(yt[start:end], out, sw if weighted else None)
+        loss_total += (value + penalty) * m
+        seen += m
+        for metric, kind, weighted in metric_plan:
+            metric.update_prepared(targets[kind], out, sw if weighted else None)
         if batch_hooks and (i == last or i % per_execution == per_execution - 1):
             cbs.on_test_batch_end(i - i % per_execution + per_execution - 1, _logs(loss_total, seen, metrics))
+    if batch_hooks and i >= 0 and i != last and i % per_execution != per_execution - 1:
+        cbs.on_test_batch_end(i - i % per_execution + per_execution - 1, _logs(loss_total, seen, metrics))
+    source.end_epoch()
     if cbs is not None:
         cbs.on_test_end(_logs(loss_total, seen, metrics))
     logs = _logs(loss_total, seen, metrics, prefix)
@@ -625,7 +888,15 @@ def _evaluate_data(model, data: Data, plan: EpochBatches, prefix: str = "", cbs:
 
 
 def evaluate(
-    model, x, y, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None, return_dict=False
+    model,
+    x,
+    y=None,
+    batch_size=None,
+    verbose="auto",
+    sample_weight=None,
+    steps=None,
+    callbacks=None,
+    return_dict=False,
 ):
     _require_compiled(model, "evaluate")
     batch_size = positive_int(batch_size, "batch_size", allow_none=True, default=None)
@@ -633,15 +904,19 @@ def evaluate(
     steps = optional_steps(steps, "steps")
     steps_per_execution(model, steps=steps)
     callbacks = callback_list(callbacks)
-    refuse_unsupported_source(x, "x")
-    data = Data(model, x, y, sample_weight, who="evaluate")
-    plan = EpochBatches(data.n, batch_size, steps, "steps")
-    cbs = CallbackList(callbacks, model, {"steps": plan.steps, "verbose": verbose}) if callbacks else None
-    bar = Progbar(plan.steps, verbose, sys.stdout) if verbose else None  # started now: it times the steps
-    with np.errstate(over="ignore", under="ignore"):
-        logs = _evaluate_data(model, data, plan, cbs=cbs)
+    source = _data_source(model, x, y, sample_weight, None, batch_size, steps, "steps", "evaluate")
+    try:
+        cbs = CallbackList(callbacks, model, {"steps": source.steps, "verbose": verbose}) if callbacks else None
+        bar = Progbar(source.steps, verbose, sys.stdout) if verbose else None  # started now: it times the steps
+        with np.errstate(over="ignore", under="ignore"):
+            logs = _evaluate_data(model, source, cbs=cbs)
+    finally:
+        if source.adapter is not None:
+            source.adapter.close()
     if bar is not None:
-        bar.update(plan.steps, logs, finalize=True)
+        if bar.target is None:  # a stream of unknown length: the batches it ran
+            bar.target = max(source.ran, 1)
+        bar.update(bar.target, logs, finalize=True)
     if return_dict:
         return logs
     values = [logs["loss"]] + [logs[m.name] for m in model.compiled_metrics]
@@ -653,7 +928,10 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     verbose = verbosity(verbose)
     steps = optional_steps(steps, "steps")
     per_execution = steps_per_execution(model, steps=steps)
-    refuse_unsupported_source(x, "x")
+    adapter = adapt(x, batch_size=batch_size, steps=steps, who="predict")
+    if adapter is not None:
+        with adapter:
+            return _predict_stream(model, adapter, steps, verbose, callback_list(callbacks), per_execution)
     arr = as_input_array(model, x)
     if not model.built:
         model.build((None,) + arr.shape[1:])
@@ -693,6 +971,39 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     return out
 
 
+def _predict_stream(model, adapter, steps, verbose, callbacks, per_execution) -> np.ndarray:
+    """``predict`` over an adapter's batches (their targets, if any, are ignored, as in Keras): the outputs of
+    every batch, concatenated."""
+    source = _StreamSource(model, adapter, steps, "steps", who="predict", targets=False)
+    cbs = CallbackList(callbacks, model, {"steps": source.steps, "verbose": verbose}) if callbacks else None
+    bar = Progbar(source.steps, verbose, sys.stdout) if verbose else None
+    if cbs is not None:
+        cbs.on_predict_begin()
+    outputs: list[np.ndarray] = []
+    group: list[np.ndarray] = []
+    i = -1
+    with np.errstate(over="ignore", under="ignore"):
+        for i, xb in enumerate(source.inputs()):
+            if cbs is not None and i % per_execution == 0:
+                cbs.on_predict_batch_begin(i)
+            a = forward(model, xb, training=False).copy()  # a layer may reuse its output buffer
+            outputs.append(a)
+            if cbs is not None:
+                group.append(a)
+                if i % per_execution == per_execution - 1:
+                    cbs.on_predict_batch_end(i, {"outputs": group[0] if len(group) == 1 else np.concatenate(group)})
+                    group = []
+        if cbs is not None and group:
+            cbs.on_predict_batch_end(i - i % per_execution + per_execution - 1, {"outputs": np.concatenate(group)})
+    source.end_epoch()
+    if cbs is not None:
+        cbs.on_predict_end()
+    if bar is not None:
+        bar.target = bar.target or max(i + 1, 1)
+        bar.update(bar.target, {}, finalize=True)
+    return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+
 def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False):
     """One gradient-descent step on exactly this batch; returns its loss (and metrics)."""
     _require_compiled(model, "train_on_batch")
@@ -701,7 +1012,6 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
             'train_on_batch: give sample_weight or class_weight, not both (Keras: "Arguments `sample_weight` and '
             '`class_weight` cannot be specified at the same time.").'
         )
-    refuse_unsupported_source(x, "x")
     data = Data(model, x, y, sample_weight, class_weight, who="train_on_batch")
     step = _Step(model)
     for metric in model.compiled_metrics:

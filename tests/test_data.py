@@ -58,7 +58,7 @@ def test_as_input_array_casts_to_the_model_type_and_checks_the_features():
 def test_data_prepares_targets_weights_and_metric_targets_once():
     model = _model(units=3, loss="sparse_categorical_crossentropy", metrics=["accuracy", "mse"])
     x = np.arange(12, dtype=np.float64).reshape(4, 3)
-    y = np.array([0, 2, 1, 2])
+    y = np.array([[0], [2], [1], [2]])  # a column: 'mse' compares (m, 1) with (m, 3) by broadcasting, as Keras
     prepared = data.Data(model, x, y, class_weight={0: 1, 1: 1, 2: 3})
     assert prepared.n == 4 and prepared.x.dtype == np.float32
     np.testing.assert_array_equal(prepared.sample_weight, [1.0, 3.0, 1.0, 3.0])

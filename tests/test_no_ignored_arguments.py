@@ -564,6 +564,11 @@ IMPLEMENTED = {
         "test_saving.py::test_overwrite_false_and_suffix_rules": "overwrite",
     },
     "keras.utils.set_random_seed": {"test_layers_extra.py::test_dropout_is_reproducible_with_set_random_seed": "seed"},
+    "keras.utils.to_categorical": {"test_keras_utils.py::test_to_categorical_matches_keras": "x num_classes"},
+    "keras.utils.normalize": {"test_keras_utils.py::test_normalize_arrays_match_keras": "x axis order"},
+    "keras.utils.split_dataset": {
+        "test_keras_utils.py::test_split_dataset_matches_keras": "dataset left_size right_size shuffle seed"
+    },
     "keras.backend.set_epsilon": {"conftest.py": "value"},
     "keras.backend.set_floatx": {"test_saving.py": "value"},
     "keras.losses.binary_crossentropy": {
@@ -684,6 +689,10 @@ REFUSED = {
     ),
     ("keras.saving.load_model", "custom_objects"): (
         lambda: K.saving.load_model("m.keras", custom_objects={"f": abs}),
+        ValueError,
+    ),
+    ("keras.utils.split_dataset", "preferred_backend"): (
+        lambda: K.utils.split_dataset(np.zeros((4, 2)), 1, preferred_backend="torch"),
         ValueError,
     ),
     ("keras.models.model_from_json", "custom_objects"): (

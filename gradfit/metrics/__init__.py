@@ -110,11 +110,30 @@ _KERAS_ONLY = frozenset(
 )
 
 
+#: the losses' names that Keras's ``metrics.get`` knows (Keras has a metric of that name); it refuses every other
+#: loss name as a metric ('huber', 'log_cosh', 'kld' …: "Could not interpret metric identifier")
+_KERAS_LOSS_METRIC_NAMES = frozenset(
+    (
+        *("BinaryCrossentropy", "binary_crossentropy", "bce", "BCE", "CategoricalCrossentropy"),
+        *("categorical_crossentropy", "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"),
+        *("Hinge", "hinge", "SquaredHinge", "squared_hinge", "CategoricalHinge", "categorical_hinge"),
+        *("KLDivergence", "kl_divergence", "Poisson", "poisson"),
+    )
+)
+
+
 def _loss_metric(name: str) -> Metric | None:
-    """A loss used as a metric (``metrics=['binary_crossentropy']``): its per-example values ``L_i`` averaged."""
+    """A loss used as a metric (``metrics=['binary_crossentropy']``): its per-example values ``L_i`` averaged.
+    Only the names Keras's metrics know; another loss's name is refused, as Keras refuses it."""
     found = registry.LOSSES.lookup(name)
     if found is None:
         return None
+    if name not in _KERAS_LOSS_METRIC_NAMES:
+        raise ValueError(
+            f"{name!r} names a loss but not a Keras metric (Keras refuses it: 'Could not interpret metric "
+            f"identifier'). To track this loss as a metric, give the loss object: "
+            f"metrics=[keras.losses.{registry.LOSSES.name_of(found)}()]."
+        )
     from .. import losses
 
     loss = losses.get(found)

@@ -173,8 +173,17 @@ def _copy(value):
 
 
 def dense_targets(y: np.ndarray, output_shape: tuple) -> np.ndarray:
-    """Targets shaped like the output: a vector of m labels for a one-unit output becomes a column."""
+    """Targets shaped like the output: a vector of m labels for a one-unit output becomes a column. A vector of m
+    labels beside outputs of several units is refused, as Keras refuses it (its ``squeeze_or_expand_to_same_rank``
+    leaves the shapes (m,) and (m, k) as they are, and the elementwise comparison cannot broadcast them)."""
     if y.ndim == len(output_shape) - 1:
+        if output_shape[-1] != 1:
+            raise ValueError(
+                f"A metric that compares targets with outputs element by element (such as 'mse', 'mae', AUC) got "
+                f"targets of shape {y.shape} for outputs of shape {tuple(output_shape)}: give one target per output "
+                f"unit (e.g. one-hot labels of shape {(*y.shape, output_shape[-1])}), or use a sparse metric such "
+                f"as 'sparse_categorical_accuracy' for integer labels."
+            )
         y = y.reshape(y.shape + (1,))
     return y
 
