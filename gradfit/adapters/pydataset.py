@@ -183,6 +183,15 @@ def _load_in_worker_process(index: int):
     return _WORKER_DATASET[index]
 
 
+def _add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)`` (Python 3.11+); on 3.10 the same ``__notes__`` list, which tracebacks there don't
+    print but callers (and the tests) can read."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+
+
 class BatchPool:
     """``dataset[i]`` for every ``i`` of ``order``, in that order, loaded by the dataset's workers.
 
@@ -256,7 +265,7 @@ class BatchPool:
                 try:
                     batch = self.dataset[index]
                 except Exception as exc:
-                    exc.add_note(f"(raised by {type(self.dataset).__name__}[{index}])")
+                    _add_note(exc, f"(raised by {type(self.dataset).__name__}[{index}])")
                     raise
                 yield batch
         finally:
@@ -285,8 +294,8 @@ class BatchPool:
                     ) from exc
                 except BaseException as exc:
                     if future.done() and not future.cancelled() and future.exception() is exc:
-                        exc.add_note(
-                            f"(raised by {type(self.dataset).__name__}[{index}] in a worker {self.worker_kind})"
+                        _add_note(
+                            exc, f"(raised by {type(self.dataset).__name__}[{index}] in a worker {self.worker_kind})"
                         )
                     raise
                 with self._lock:
