@@ -6,7 +6,7 @@ casting or target preparation: the loops in ``training.py`` do that per batch, w
 messages as for arrays (``gradfit.data``). In-memory arrays, lists and DataFrames do not use an adapter: they
 go through ``gradfit.data.Data`` once, the fast path.
 
-The interface every adapter follows (J: arrays.py, streams.py; K: pydataset.py; L: files.py)::
+The interface every adapter follows (arrays.py, streams.py, pydataset.py and files.py implement it)::
 
     class Adapter:
         num_batches: int | None       # batches in one pass; None: unknown (a generator, infinite or not)
