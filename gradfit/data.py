@@ -446,20 +446,32 @@ def sample_weights(
     return per_class[inverse.reshape(n)]
 
 
+def split_at(n: int, validation_split: float) -> int:
+    """Where ``validation_split`` cuts ``n`` examples (Keras: the last fraction validates), refusing a cut that
+    leaves no training or no validation example."""
+    at = int(math.floor(n * (1.0 - validation_split)))
+    if at == 0 or at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
+            f"examples out of {n}; choose a fraction that leaves some of each."
+        )
+    return at
+
+
+def validation_arrays(validation_data) -> tuple:
+    """``validation_data`` as ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``, or ``ValueError``."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
+    return tuple(validation_data)
+
+
 def fit_data(model, x, y, sample_weight=None, class_weight=None, validation_split=0.0, validation_data=None):
     """The training data and the validation data (or None) of a ``fit``, every check done before anything
     builds the model: a bad validation set changes nothing."""
     if validation_split:  # checked before Data builds the model
-        n = len(numeric_array(x, "x"))
-        at = int(math.floor(n * (1.0 - validation_split)))
-        if at == 0 or at == n:
-            raise ValueError(
-                f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
-                f"examples out of {n}; choose a fraction that leaves some of each."
-            )
+        at = split_at(len(numeric_array(x, "x")), validation_split)
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
+        validation_data = validation_arrays(validation_data)
         if not model.built:  # check it before the training data builds the model, so a bad one changes nothing
             x_train = numeric_array(x, "x")
             try:

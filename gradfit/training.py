@@ -39,6 +39,8 @@ from .data import (
     model_dtype,
     optional_steps,
     positive_int,
+    split_at,
+    validation_arrays,
     verbosity,
 )
 from .metrics import Metric
@@ -410,26 +412,28 @@ class _LastFiniteState:
     The trainable weights are copied as the store's one flat vector into a buffer kept for the whole fit (one
     memcpy: ``get_weights`` would cost ~2 % of a small model's epoch), the others one by one."""
 
-    def __init__(self, model):
+    def __init__(self, model, store):
         self.model = model
         self.epoch = None  # the epoch the copy ends (None: the start of fit)
         self.store = None
-        self.take(None)
+        self.take(None, store)
 
-    def take(self, epoch: int | None) -> None:
+    def take(self, epoch: int | None, store) -> None:
+        """Copy the state at the end of ``epoch``; ``store`` is the model's parameter store now (the step's: the
+        loop has just re-made the step if a callback re-gathered the weights)."""
         self.epoch = epoch
-        model = self.model
-        store = model.parameter_store
         if store is not self.store:  # first copy, or a callback re-gathered the weights (froze a layer, say)
             self.store, self.values = store, store.values.copy()
+            self.others = [
+                (layer, s.name, np.array(getattr(layer, s.name)))
+                for layer in self.model.layers
+                for s in layer.non_trainable_specs
+            ]
         else:
             np.copyto(self.values, store.values)
-        self.others = [
-            (layer, s.name, np.array(getattr(layer, s.name)))
-            for layer in model.layers
-            for s in layer.non_trainable_specs
-        ]
-        opt = model.optimizer
+            for layer, name, value in self.others:
+                np.copyto(value, getattr(layer, name))
+        opt = self.model.optimizer
         self.optimizer = opt._snapshot() if hasattr(opt, "_snapshot") else None
 
     def restore(self) -> None:
@@ -684,14 +688,14 @@ def fit(
             source = _ArraySource(data, batch_size, steps_per_epoch, "steps_per_epoch", shuffle)
         else:
             if validation_split and hasattr(adapter, "split"):  # a file: Keras splits it as an array
-                at = _split_at(adapter.n, validation_split)
+                at = split_at(adapter.n, validation_split)
                 adapter, val_adapter = adapter.split(at)
                 validation_split = 0.0
             _refuse_for_stream(adapter, "fit", class_weight, validation_split)
             source = _StreamSource(model, adapter, steps_per_epoch, "steps_per_epoch", class_weight, "fit")
             val = None
             if validation_data is not None and val_adapter is None:
-                val = Data(model, *_validation_arrays(validation_data), who="validation_data")
+                val = Data(model, *validation_arrays(validation_data), who="validation_data")
         if val_adapter is not None:
             val_stream = _StreamSource(model, val_adapter, validation_steps, "validation_steps", who="validation_data")
         return _fit_loop(
@@ -712,22 +716,6 @@ def fit(
         for opened in (adapter, val_adapter):
             if opened is not None:
                 opened.close()
-
-
-def _split_at(n: int, validation_split: float) -> int:
-    at = int(math.floor(n * (1.0 - validation_split)))
-    if at == 0 or at == n:
-        raise ValueError(
-            f"validation_split={validation_split} leaves {'no training' if at == 0 else 'no validation'} "
-            f"examples out of {n}; choose a fraction that leaves some of each."
-        )
-    return at
-
-
-def _validation_arrays(validation_data) -> tuple:
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
-    return tuple(validation_data)
 
 
 def _fit_loop(
@@ -763,7 +751,7 @@ def _fit_loop(
     model.history = history
     # without TerminateOnNaN, a non-finite loss stops fit with an error and the last finite epoch's state back
     guard = not any(isinstance(c, TerminateOnNaN) for c in user_callbacks)
-    last_finite = _LastFiniteState(model) if guard else None
+    last_finite = _LastFiniteState(model, step.store) if guard else None
     isfinite = math.isfinite
     metric_plan = _metric_index_plan(model, source.kind_names)
 
@@ -830,7 +818,7 @@ def _fit_loop(
             if model.parameter_store is not step.store:
                 step = _Step(model)
             if guard and epoch + 1 < epochs:
-                last_finite.take(epoch)
+                last_finite.take(epoch, step.store)
     # Keras: the optimizer's final values (the moving average with use_ema) are written before on_train_end
     finalize = getattr(model.optimizer, "finalize_variable_values", None)
     if finalize is not None:

@@ -262,7 +262,9 @@ def test_the_finite_check_costs_one_copy_per_epoch_not_per_step(monkeypatch):
     taken = []
     original = training._LastFiniteState.take
     monkeypatch.setattr(
-        training._LastFiniteState, "take", lambda self, epoch: (taken.append(epoch), original(self, epoch))
+        training._LastFiniteState,
+        "take",
+        lambda self, epoch, store: (taken.append(epoch), original(self, epoch, store)),
     )
     x, y = _data(40)
     _model().fit(x, y, epochs=4, batch_size=4, verbose=0)

@@ -382,7 +382,10 @@ class DType(Field):
             except TypeError:
                 raise _Problem(f"must be one of {', '.join(FLOAT_DTYPES)}, got {short(v)}") from None
         if isinstance(v, str) and v.startswith("mixed_"):
-            raise _Problem(f"is a mixed-precision policy ({v!r}), which gradfit does not support")
+            raise _Problem(
+                f"is a mixed-precision policy ({v!r}), which gradfit does not support: leave dtype=None "
+                "(floatx(), float32 by default) or give 'float32' or 'float64'"
+            )
         if v not in FLOAT_DTYPES:
             raise _Problem(f"must be one of {', '.join(FLOAT_DTYPES)}, got {short(v)}")
         return v
