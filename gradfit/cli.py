@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,6 +19,53 @@ def _split(X, y, test_fraction: float, seed: int):
     return X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]]
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
+        return False
+
+
+def _tensorboard_callback(log_dir: Path):
+    """gradfit's ``TensorBoard`` callback writing the runs ``log_dir/train`` and ``log_dir/validation``.
+
+    ``None``, after a line saying how to get it, when the writer library (tensorboardX) is not installed. The
+    previous demo's event files in those two run folders are removed first: TensorBoard would otherwise draw
+    the old and the new run as one (as the PNGs, the run is the last demo's).
+    """
+    if not _importable("tensorboardX"):
+        print('(No TensorBoard run: tensorboardX is not installed; pip install "gradfit[tensorboard]" to get it)')
+        return None
+    try:
+        from .callbacks import TensorBoard
+
+        callback = TensorBoard(log_dir=str(log_dir))
+    except ImportError as exc:
+        print(f"(No TensorBoard run: {exc})")  # the callback's message says what to install
+        return None
+    for run in ("train", "validation"):  # the callback opens its files when fit begins, after this
+        for old in (log_dir / run).glob("events.out.tfevents.*"):
+            old.unlink()
+    return callback
+
+
+def _print_tensorboard_command(log_dir: str | None) -> None:
+    if log_dir is not None:
+        print(f"Wrote a TensorBoard run to {log_dir}; open it with:  {_tensorboard_command(Path(log_dir))}")
+        if not _importable("tensorboard"):
+            print('(TensorBoard itself is not installed: pip install "gradfit[tensorboard]")')
+
+
+def _tensorboard_command(log_dir: Path) -> str:
+    """The shell command that serves ``log_dir``: ``tensorboard --logdir …``, with the path to this Python's
+    ``tensorboard`` script where that is not the one on ``PATH`` (a venv that is not activated)."""
+    script = Path(sys.executable).with_name("tensorboard")
+    executable = "tensorboard"
+    if script.is_file() and shutil.which("tensorboard") != str(script):
+        executable = os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
+    return f"{executable} --logdir {log_dir}"
+
+
 def demo(
     epochs: int | None = None,
     out: str = "demo-output",
@@ -23,7 +73,11 @@ def demo(
     seed: int = 1234,
     verbose: int | str = "auto",
 ) -> dict:
-    """Train on scikit-learn's handwritten digits (upsampled to 20x20); print accuracy; write PNGs."""
+    """Train on scikit-learn's handwritten digits (upsampled to 20x20); print accuracy; write PNGs.
+
+    The held-out digits are also ``fit``'s validation data (watched, never trained on), so that the loss
+    picture and the TensorBoard run under ``out/logs`` (when tensorboardX is installed) show both curves.
+    """
     from . import keras
     from .datasets import load_digits
 
@@ -61,8 +115,17 @@ def demo(
         )
         model.compile(loss=keras.losses.BinaryCrossentropy(), metrics=["accuracy"])
     model.summary()
+    log_dir = Path(out) / "logs"
+    tensorboard = _tensorboard_callback(log_dir)
     start = time.perf_counter()
-    history = model.fit(X_train, y_train, epochs=epochs, verbose=verbose)
+    history = model.fit(
+        X_train,
+        y_train,
+        epochs=epochs,
+        verbose=verbose,
+        validation_data=(X_test, y_test),
+        callbacks=[tensorboard] if tensorboard is not None else None,
+    )
     seconds = time.perf_counter() - start
 
     def predict_labels(data):
@@ -78,9 +141,12 @@ def demo(
         f"({int((test_pred != y_test[:, 0]).sum())} of {len(y_test)} held-out digits wrong)"
     )
     result = {"train_accuracy": train_acc, "test_accuracy": test_acc, "seconds": seconds, "files": []}
+    result["history"] = history.history
+    result["tensorboard_logdir"] = str(log_dir) if tensorboard is not None else None
     try:
         from .plot import plot_digits, plot_history
     except ImportError:  # pragma: no cover - plot module itself imports nothing heavy
+        _print_tensorboard_command(result["tensorboard_logdir"])
         return result
     try:
         out_dir = Path(out)
@@ -91,6 +157,7 @@ def demo(
         print("Wrote " + " and ".join(result["files"]))
     except ImportError as exc:
         print(f"(No pictures: {exc})")
+    _print_tensorboard_command(result["tensorboard_logdir"])
     return result
 
 
@@ -100,7 +167,7 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="train the course's network on real handwritten digits")
     d.add_argument("--multiclass", action="store_true", help="digits 0-9 with ReLU and softmax from logits")
     d.add_argument("--epochs", type=int, default=None, help="epochs (default 100, or 40 with --multiclass)")
-    d.add_argument("--out", default="demo-output", help="folder for loss.png and digits.png")
+    d.add_argument("--out", default="demo-output", help="folder for loss.png, digits.png and logs/ (TensorBoard)")
     d.add_argument("--seed", type=int, default=1234)
     d.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2))
     args = parser.parse_args(argv)

@@ -102,6 +102,26 @@ class DescribeAndSave:
 
         return model_to_json(self, **kwargs)
 
+    def __reduce__(self):
+        """``pickle`` as in Keras 3: the model travels as in-memory ``.keras`` bytes
+        (config, weights, optimizer state) and is rebuilt through the safe loader (``saving/pickling.py``)."""
+        from .saving.pickling import model_from_bytes, model_to_bytes
+
+        return (model_from_bytes, (model_to_bytes(self),))
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy`` copies the object graph itself (weights, optimizer slots and custom parts bit for bit),
+        not through the ``.keras`` bytes that pickling uses: a copy needs no file format, and a model with a loss
+        or activation of the user's copies as well."""
+        import copy
+
+        cls = type(self)
+        duplicate = cls.__new__(cls)
+        memo[id(self)] = duplicate
+        for key, value in self.__dict__.items():
+            duplicate.__dict__[key] = copy.deepcopy(value, memo)
+        return duplicate
+
     def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
         """Save config, weights and optimizer state as a Keras 3 ``.keras`` file (Keras 3 loads it too)."""
         from .saving import save_model
@@ -121,3 +141,14 @@ class DescribeAndSave:
         if kwargs:
             raise TypeError(f"load_weights: unexpected arguments {sorted(kwargs)}.")
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs) -> None:
+        """Export the inference pass for serving, as Keras's ``Model.export``: ``format="onnx"`` (the one format
+        gradfit writes; Keras's default ``"tf_saved_model"`` and its other formats need TensorFlow, OpenVINO or
+        PyTorch and are refused) writes an ONNX graph (float32, opset 17 unless ``opset_version=`` says
+        otherwise) that ONNX Runtime serves. ``verbose`` (None: True) prints where it was saved;
+        ``input_signature`` fixes the input's shape, dtype (float32) and name. Needs ``pip install
+        "gradfit[onnx]"``. See :mod:`gradfit.export.onnx`."""
+        from .export import export_model
+
+        export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)

@@ -596,6 +596,70 @@ class Sequential(DescribeAndSave):
         targets of a stream's batches are ignored)."""
         return training.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
+    def activations(self, x, batch_size=None, training: bool = False) -> dict[str, np.ndarray]:
+        """Every layer's output ``a[l]`` for ``x``: ``{layer.name: array (m, …)}``, in the order of ``model.layers``.
+
+        ``a[0] = x`` and ``a[l] = layer_l(a[l-1])``, so the last entry is ``predict(x)``'s result (the same numbers,
+        computed in the same batches). In Keras one builds a second model for this,
+        ``keras.Model(inputs=model.inputs, outputs=[l.output for l in model.layers]).predict(x)``; here the model
+        answers itself, with each output named by its layer. An ``Input`` is not a layer (as in Keras), so ``x``
+        itself is not an entry.
+
+        Parameters
+        ----------
+        x : array (m, features)
+            Any array ``predict`` takes as one array (a DataFrame, a sparse matrix, a list); not a stream of
+            batches (take a batch of it first). An unbuilt model is built for ``x``, as ``predict`` builds it.
+        batch_size : int, optional
+            The layers run on batches of this many rows (default 32, as ``predict``), so a large ``x`` needs the
+            memory of the outputs, not of each layer's intermediate arrays for all rows at once.
+        training : bool
+            ``False`` (the default, as ``predict``): inference mode, Dropout passes its input through and
+            BatchNormalization uses its moving statistics. ``True`` runs each layer as ``fit``'s forward pass does,
+            as Keras's ``extractor(x, training=True)`` does: Dropout drops at random, and BatchNormalization
+            normalises by each batch's statistics and updates its moving averages (the model changes).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One new array per layer (not a layer's buffer: the next call does not change it).
+        """
+        batch_size = data.positive_int(batch_size, "batch_size", allow_none=True)
+        if training not in (True, False):
+            raise ValueError(f"activations: training must be True or False, got {training!r}.")
+        if not self._stack():
+            raise ValueError("activations: the model has no layers yet; add some first.")
+        x = data.as_input_array(self, x, "x")
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        self._ensure_bound()
+        x = np.ascontiguousarray(x, dtype=data.model_dtype(self))
+        layers = self.layers
+        names = [layer.name for layer in layers]
+        if len(set(names)) != len(names):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            raise ValueError(
+                f"activations: several layers are named {repeated} (renamed after they were added), so their outputs "
+                "cannot be told apart by name; give each layer a unique name."
+            )
+        outputs: dict[str, np.ndarray] = {}
+        if len(x) == 0:
+            shape = (None,) + x.shape[1:]
+            for name, layer in zip(names, layers):
+                shape = layer.compute_output_shape(shape)
+                outputs[name] = np.empty((0,) + tuple(shape[1:]), dtype=x.dtype)
+            return outputs
+        with np.errstate(over="ignore", under="ignore"):
+            for start, end in data.EpochBatches(len(x), batch_size).spans:
+                a = x[start:end]
+                for name, layer in zip(names, layers):
+                    a = layer.forward(a, training)
+                    out = outputs.get(name)
+                    if out is None:
+                        out = outputs[name] = np.empty((len(x),) + a.shape[1:], dtype=a.dtype)
+                    out[start:end] = a  # a copy: a layer may reuse its buffers, or pass its input through
+        return outputs
+
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One update on this one batch (arrays, a DataFrame, a sparse matrix; not a stream)."""
         return training.train_on_batch(

@@ -23,6 +23,7 @@ __all__ = ["plot_activations", "plot_decision_boundary", "plot_digits", "plot_hi
 GRAD_NORM_PREFIX = "grad_norm/"
 GRAD_NORM_TITLE = "gradient norm per layer"
 DEFAULT_ACTIVATIONS = ("sigmoid", "relu", "linear", "tanh", "softmax")
+MARKED_EPOCHS = 40  # curves of at most this many epochs get a dot per epoch
 
 
 def _pyplot():
@@ -80,33 +81,53 @@ def plot_history(history, metrics=None):
     for name in names:
         if name not in logs:
             raise ValueError(f"plot_history: no series {name!r}; the history has {sorted(logs)}.")
-    grad_names = [n for n in names if n.startswith(GRAD_NORM_PREFIX)]
-    panels = [n for n in names if not n.startswith(GRAD_NORM_PREFIX)]
+    panels, grad_names = history_panels(names)
     if not panels and not grad_names:
         raise ValueError("plot_history: nothing to draw; give at least one series name.")
     n_panels = len(panels) + (1 if grad_names else 0)
     fig, axes = _panel_grid(plt, n_panels, max_cols=3, panel_size=(5.0, 3.6))
+    series = {name: (_epochs(values), values) for name, values in logs.items()}
+    draw_history(axes, series, panels, grad_names)
+    fig.tight_layout()
+    return fig
 
+
+def history_panels(names) -> tuple[list[str], list[str]]:
+    """``(panels, grad_names)``: the series drawn one per panel, and the ``grad_norm/*`` ones drawn together."""
+    grad_names = [n for n in names if n.startswith(GRAD_NORM_PREFIX)]
+    return [n for n in names if not n.startswith(GRAD_NORM_PREFIX)], grad_names
+
+
+def draw_history(axes, series: dict, panels, grad_names) -> None:
+    """Draw :func:`plot_history`'s panels into ``axes`` (one per name of ``panels``, then one for ``grad_names``).
+
+    ``series`` maps each name (and ``val_<name>``) to ``(epochs, values)``: the epoch numbers (from 1) at which the
+    values were logged, so a validation run every few epochs is drawn at its epochs. Used by ``plot_history``
+    and by the ``LivePlot`` callback, which redraws them every epoch."""
     for ax, name in zip(axes, panels):
-        ax.plot(_epochs(logs[name]), logs[name], label=name)
-        if "val_" + name in logs:
-            ax.plot(_epochs(logs["val_" + name]), logs["val_" + name], "--", label="val_" + name)
+        ax.plot(*series[name], label=name, **_markers(series[name][1]))
+        if "val_" + name in series:
+            ax.plot(*series["val_" + name], "--", label="val_" + name, **_markers(series["val_" + name][1]))
         ax.set_ylabel(name)
         ax.set_title(name)
         _finish_epoch_axes(ax)
 
     if grad_names:
-        ax = axes[-1]
+        ax = axes[len(panels)]
         for name in grad_names:
-            values = np.asarray(logs[name], dtype=float)
+            epochs, values = series[name]
+            values = np.asarray(values, dtype=float)
             # a norm of exactly 0 (a dead layer) has no place on a log axis; leave a gap rather than fail
-            ax.plot(_epochs(values), np.where(values > 0, values, np.nan), label=name[len(GRAD_NORM_PREFIX) :])
+            ax.plot(epochs, np.where(values > 0, values, np.nan), label=name[len(GRAD_NORM_PREFIX) :])
         ax.set_yscale("log")
         ax.set_ylabel("gradient norm")
         ax.set_title(GRAD_NORM_TITLE)
         _finish_epoch_axes(ax)
-    fig.tight_layout()
-    return fig
+
+
+def _markers(values) -> dict:
+    """A dot at each epoch while there are few (a single epoch is a point, which a bare line does not show)."""
+    return {"marker": "o", "markersize": 3} if len(values) <= MARKED_EPOCHS else {}
 
 
 def _epochs(series) -> np.ndarray:
@@ -114,6 +135,9 @@ def _epochs(series) -> np.ndarray:
 
 
 def _finish_epoch_axes(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # epochs are whole: no tick at 1.5
     ax.set_xlabel("epoch")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
@@ -210,27 +234,42 @@ def plot_decision_boundary(model, X, y, resolution: int = 200, margin: float = 0
     plt = _pyplot()
     X = _two_features(X, "plot_decision_boundary")
     labels = _class_labels(y, len(X), "plot_decision_boundary")
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    draw_decision_boundary(fig, ax, model, X, labels, resolution, margin)
+    fig.tight_layout()
+    return fig
+
+
+def draw_decision_boundary(fig, ax, model, X: np.ndarray, labels: np.ndarray, resolution: int, margin: float):
+    """Draw :func:`plot_decision_boundary`'s picture into ``ax`` of ``fig`` (its colour bar beside ``ax``).
+
+    ``X`` is checked to be ``(m, 2)`` and ``labels`` one label per row (``_two_features``, ``_class_labels``).
+    Returns the shaded image (an ``AxesImage``): ``p(y = 1 | x)`` on the grid, or the ``argmax`` regions. Used by
+    ``plot_decision_boundary`` and by the ``LivePlot`` callback, which redraws it every epoch."""
+    import matplotlib
+
     xx, yy, grid = _plane_grid(X, resolution, margin)
     out = np.asarray(model.predict(grid, batch_size=len(grid), verbose=0), dtype=float)
     out = out.reshape(len(grid), -1)
     extent = (xx[0, 0], xx[0, -1], yy[0, 0], yy[-1, 0])
 
-    fig, ax = plt.subplots(figsize=(6.0, 5.0))
     if out.shape[1] == 1:
         logits = _last_activation_name(model) == "linear"
-        p = 1 / (1 + np.exp(-out[:, 0])) if logits else out[:, 0]
+        with np.errstate(over="ignore"):  # a logit below -709: exp overflows to inf and p is exactly 0
+            p = 1 / (1 + np.exp(-out[:, 0])) if logits else out[:, 0]
         p = p.reshape(xx.shape)
         im = ax.imshow(p, extent=extent, origin="lower", aspect="auto", cmap="coolwarm", vmin=0, vmax=1, alpha=0.6)
         fig.colorbar(im, ax=ax, label="p(y = 1 | x)")
-        ax.contour(xx, yy, p, levels=[0.5], colors="black", linewidths=1.5)
-        n_classes = 2
+        if p.min() < 0.5 < p.max():  # a level the plane never crosses: no line (some matplotlib versions warn)
+            ax.contour(xx, yy, p, levels=[0.5], colors="black", linewidths=1.5)
         title = "decision boundary p = 0.5" + (" (sigmoid of the logits)" if logits else "")
-        colors = [plt.get_cmap("coolwarm")(0.0), plt.get_cmap("coolwarm")(1.0)]
+        coolwarm = matplotlib.colormaps["coolwarm"]
+        colors = [coolwarm(0.0), coolwarm(1.0)]
     else:
         n_classes = out.shape[1]
         regions = out.argmax(axis=1).reshape(xx.shape)
-        cmap = _class_cmap(plt, n_classes)
-        ax.imshow(
+        cmap = _class_cmap(n_classes)
+        im = ax.imshow(
             regions,
             extent=extent,
             origin="lower",
@@ -241,7 +280,8 @@ def plot_decision_boundary(model, X, y, resolution: int = 200, margin: float = 0
             alpha=0.35,
             interpolation="nearest",
         )
-        ax.contour(xx, yy, regions, levels=np.arange(n_classes - 1) + 0.5, colors="black", linewidths=1.0)
+        if regions.min() < regions.max():  # one class everywhere: no borders to draw
+            ax.contour(xx, yy, regions, levels=np.arange(n_classes - 1) + 0.5, colors="black", linewidths=1.0)
         title = f"decision regions: argmax of {n_classes} outputs"
         colors = [cmap(k) for k in range(n_classes)]
 
@@ -255,8 +295,7 @@ def plot_decision_boundary(model, X, y, resolution: int = 200, margin: float = 0
     ax.set_ylabel("x2")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return fig
+    return im
 
 
 def _two_features(X, who: str) -> np.ndarray:
@@ -295,10 +334,11 @@ def _last_activation_name(model) -> str | None:
     return getattr(activation, "__name__", None)
 
 
-def _class_cmap(plt, n_classes: int):
+def _class_cmap(n_classes: int):
+    import matplotlib
     from matplotlib.colors import ListedColormap
 
-    base = plt.get_cmap("tab10" if n_classes <= 10 else "tab20")
+    base = matplotlib.colormaps["tab10" if n_classes <= 10 else "tab20"]
     return ListedColormap([base(k % base.N) for k in range(n_classes)])
 
 
@@ -470,8 +510,6 @@ def _layer_index(model, layer) -> int:
 
 
 def _activations_of(model, x: np.ndarray, index: int) -> np.ndarray:
-    """The output of ``model.layers[index]`` for inputs ``x``, running the layers before it first."""
-    out = x
-    for layer in model.layers[: index + 1]:
-        out = np.asarray(layer(out, training=False))
+    """The output of ``model.layers[index]`` for inputs ``x`` (``model.activations``, inference mode), one row each."""
+    out = model.activations(x, batch_size=len(x))[model.layers[index].name]
     return out.reshape(len(x), -1).astype(float)

@@ -58,3 +58,47 @@ def test_cli_rejects_bad_epochs(capsys):
     with pytest.raises(SystemExit):
         cli.main(["demo", "--epochs", "0"])
     assert "--epochs" in capsys.readouterr().err
+
+
+def _scalars(run_dir, tag):
+    """``(steps, values)`` of a scalar tag in a TensorBoard run folder, read by TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir)).Reload()
+    if tag in events.Tags()["scalars"]:
+        points = [(e.step, e.value) for e in events.Scalars(tag)]
+    else:  # written as a tensor summary (tf.summary.scalar's way)
+        from tensorboard.util import tensor_util
+
+        points = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+    return [step for step, _ in points], [value for _, value in points]
+
+
+def test_demo_writes_a_tensorboard_run_and_prints_the_command(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "demo"
+    logs = out / "logs"
+    for run in ("train", "validation"):  # an earlier demo's run: replaced, not merged with the new one
+        (logs / run).mkdir(parents=True)
+        (logs / run / "events.out.tfevents.1.earlier-demo").write_bytes(b"an earlier run")
+    result = cli.demo(epochs=2, out=str(out), verbose=0)
+    printed = capsys.readouterr().out
+    assert result["tensorboard_logdir"] == str(logs)
+    assert f"tensorboard --logdir {logs}" in printed  # or .venv/bin/tensorboard where the venv is not active
+    for run, key in (("train", "loss"), ("validation", "val_loss")):
+        assert len(list((logs / run).glob("events.out.tfevents.*"))) == 1
+        steps, values = _scalars(logs / run, "epoch_loss")
+        assert steps == [0, 1]
+        assert values == pytest.approx(result["history"][key], rel=1e-6)
+
+
+def test_demo_without_tensorboardx_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if it were not installed
+    result = cli.demo(epochs=1, out=str(tmp_path), verbose=0)
+    printed = capsys.readouterr().out
+    assert result["tensorboard_logdir"] is None and not (tmp_path / "logs").exists()
+    assert 'No TensorBoard run: tensorboardX is not installed; pip install "gradfit[tensorboard]"' in printed
+    assert "held-out accuracy" in printed

@@ -76,6 +76,34 @@ CASES = {
         ],
         ["regularization_sweep_errors.png"] + (["regularization_sweep_lambda_0.0.png"] if BOUNDARY else []),
     ),
+    "sweep_gridsearch.py": (
+        2,
+        [
+            "GridSearchCV(n_jobs=1): 7 fits",
+            "GridSearchCV(n_jobs=2): 7 fits",
+            "same scores with n_jobs=1 and n_jobs=2: True",
+            "Best lambda by validation error:",
+            "Its test error",
+        ],
+        ["sweep_gridsearch_errors.png"],
+    ),
+    "sweep_dask.py": (
+        2,
+        [
+            "starting a LocalCluster of 2 worker processes",
+            ": 2 workers",
+            "GridSearchCV on Dask: 7 fits",
+            "same scores as n_jobs=1 here: True",
+        ],
+        ["sweep_dask_errors.png"],
+    ),
+    "optuna_pruning.py": (3, ["Pruned trials:", "Epochs trained:", "Best trial"], ["optuna_pruning_trials.png"]),
+}
+#: the optional packages a script needs (skipped where one is missing)
+REQUIRES = {
+    "sweep_gridsearch.py": ["sklearn"],
+    "sweep_dask.py": ["sklearn", "distributed"],
+    "optuna_pruning.py": ["sklearn", "optuna"],
 }
 
 
@@ -88,6 +116,9 @@ def test_every_example_is_tested():
 
 def run_example(name: str, epochs: int, out: Path) -> str:
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8"}
+    # sweep_dask.py: its own LocalCluster (no scheduler from the environment), scratch space under out
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    env["DASK_TEMPORARY_DIRECTORY"] = str(out / "dask")
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name), "--epochs", str(epochs), "--out", str(out)],
         cwd=REPO,
@@ -103,6 +134,8 @@ def run_example(name: str, epochs: int, out: Path) -> str:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_example_runs(name, tmp_path):
+    for module in REQUIRES.get(name, []):
+        pytest.importorskip(module)
     epochs, lines, pngs = CASES[name]
     out = tmp_path / "out"
     stdout = run_example(name, epochs, out)

@@ -58,7 +58,7 @@ def _params(fn) -> list[str]:
 _SEQUENTIAL_METHODS = (
     "__init__ compile fit evaluate predict train_on_batch test_on_batch predict_on_batch summary save save_weights "
     "load_weights to_json get_config from_config build __call__ add pop get_layer set_weights get_weights "
-    "compute_gradients explain"
+    "compute_gradients explain activations export"
 ).split()
 _MODULES = (
     K.models,
@@ -428,6 +428,24 @@ IMPLEMENTED = {
         "test_callbacks.py::test_checkpoint_every_n_batches": "save_freq",
     },
     "callbacks.TerminateOnNaN": {"test_callbacks.py::test_terminate_on_nan_raise_error": "raise_error"},
+    "callbacks.LivePlot": {
+        "test_liveplot.py::test_without_validation_there_are_no_val_curves_and_metrics_choose_the_panels": "metrics",
+        "test_liveplot.py::test_the_png_is_written_every_n_epochs_and_after_the_last": "every path",
+        "test_liveplot.py::test_display_false_never_displays_and_path_writes_in_a_notebook": "display",
+        "test_liveplot.py::test_the_decision_boundary_panel_is_what_the_model_predicts_and_changes_as_it_learns": (
+            "decision_boundary resolution"
+        ),
+    },
+    "callbacks.TensorBoard": {
+        "test_tensorboard.py::test_epoch_scalars_are_the_history_with_keras_s_tags_and_steps": "log_dir",
+        "test_tensorboard.py::test_weight_gradient_and_activation_histograms_every_histogram_freq_epochs": (
+            "histogram_freq sample_data"
+        ),
+        "test_tensorboard.py::test_write_graph_false_writes_no_graph_and_no_text": "write_graph",
+        "test_tensorboard.py::test_weights_as_images_when_asked_as_keras_draws_them": "write_images",
+        "test_tensorboard.py::test_batch_scalars_every_n_batches": "update_freq write_steps_per_second",
+        "test_tensorboard.py::test_the_decision_boundary_every_few_epochs_for_two_features": "decision_boundary_freq",
+    },
     "callbacks.CSVLogger": {
         "parity/record_callbacks_more.py": "filename",
         "test_callbacks.py::test_csv_logger_separator_append_and_learning_rate": "separator append",
@@ -490,6 +508,11 @@ IMPLEMENTED = {
         "test_errors.py::test_predict_does_not_need_compile": "verbose",
         "test_training_semantics.py::test_predict_calls_keras_predict_hooks": "callbacks",
     },
+    "Sequential.activations": {
+        "test_model_activations.py::test_each_entry_is_the_layer_s_output_of_a_manual_forward_pass": "x",
+        "test_model_activations.py::test_the_last_entry_is_predict_s_result_for_any_batch_size": "batch_size",
+        "test_model_activations.py::test_training_true_runs_the_layers_as_fit_does": "training",
+    },
     "Sequential.train_on_batch": {
         "test_dense.py::test_fit_uses_the_fused_logits_path_for_a_saturated_sigmoid": "x",
         "test_training_misuse.py::test_train_on_batch_refuses_class_weight_with_sample_weight": (
@@ -543,6 +566,12 @@ IMPLEMENTED = {
         "test_activity_regularizer.py::test_evaluate_and_fit_report_the_penalty_in_the_loss": "y",
     },
     "Sequential.explain": {"test_contracts.py::test_optimizer_explained": "print_fn"},
+    "Sequential.export": {
+        "test_export_onnx.py::test_opset_names_and_shapes": "filepath format",
+        "test_export_onnx.py::test_verbose_false_prints_nothing": "verbose",
+        "test_export_onnx.py::test_input_signature_fixes_the_batch_and_names_the_input": "input_signature",
+        "test_export_onnx.py::test_layer_normalization_is_the_opset_s_op_from_17_and_decomposed_before": "**kwargs",
+    },
     "keras.models.load_model": {
         "parity/record_callbacks_more.py": "filepath",
         "test_saving.py::test_compile_false": "compile",
@@ -698,6 +727,15 @@ REFUSED = {
     ("keras.models.model_from_json", "custom_objects"): (
         lambda: K.models.model_from_json(_model().to_json(), custom_objects={"f": abs}),
         ValueError,
+    ),
+    ("callbacks.TensorBoard", "profile_batch"): (lambda: K.callbacks.TensorBoard(profile_batch=2), ValueError),
+    ("callbacks.TensorBoard", "embeddings_freq"): (
+        lambda: K.callbacks.TensorBoard(embeddings_freq=1),
+        NotImplementedError,
+    ),
+    ("callbacks.TensorBoard", "embeddings_metadata"): (
+        lambda: K.callbacks.TensorBoard(embeddings_metadata="meta.tsv"),
+        NotImplementedError,
     ),
 }
 

@@ -16,6 +16,7 @@ from . import (
     regularizers,
     saving,
     utils,
+    wrappers,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "regularizers",
     "saving",
     "utils",
+    "wrappers",
 ]

@@ -1,6 +1,7 @@
 """The optimizer's state in Keras's layout: ``optimizer/vars/0`` the step count (int64), ``vars/1`` the
-learning rate (float32; absent when it is a schedule), then the optimizer's own variables in the order its
-``keras_variable_specs`` lists them: with ``use_ema`` the weights' moving averages (``average/0``, …), with
+learning rate (absent when it is a schedule; in the weights' float type, as Keras's variable is in ``floatx``:
+a float64 model's rate is not rounded to float32 on its way to Keras), then the optimizer's own variables in the
+order its ``keras_variable_specs`` lists them: with ``use_ema`` the weights' moving averages (``average/0``, …), with
 ``gradient_accumulation_steps`` the accumulators (``gradient_accumulator/0``, …), then the rule's slots
 (``momentum/0``, ``velocity/0``, …) and scalars such as Nadam's ``u_product``. The step count is Keras's
 ``_iterations``: micro-steps, not updates, when gradients are accumulated.
@@ -37,7 +38,7 @@ def optimizer_values(model) -> list[np.ndarray]:
     opt = model.optimizer
     values = [np.asarray(opt._iterations, dtype=np.int64)]  # micro-steps, as Keras's `_iterations`
     if has_lr_variable(opt):
-        values.append(np.asarray(float(opt.learning_rate), dtype=np.float32))
+        values.append(np.asarray(float(opt.learning_rate), dtype=_float_type(model)))
     if not (model.built and opt.built):  # no step taken yet: Keras writes just these two
         return values
     store = model.parameter_store  # gathered again if the model changed; the optimizer then rebuilt for it
@@ -45,6 +46,14 @@ def optimizer_values(model) -> list[np.ndarray]:
         return values
     # np.array, not np.ascontiguousarray: that one makes a scalar (Nadam's u_product) of shape (1,)
     return values + [np.array(value, order="C") for _, value in opt.keras_variables()]
+
+
+def _float_type(model) -> np.dtype:
+    """The float type of the model's trainable weights (``floatx`` before they exist): Keras's optimizer makes its
+    learning-rate variable in ``floatx``, which a model trained in that type shares."""
+    from .config import plan_for_model
+
+    return plan_for_model(model).weights_dtype(backend.floatx()) if model.built else np.dtype(backend.floatx())
 
 
 def read_optimizer(h5, group, weight_shapes: list[tuple], dtype, opt):
@@ -70,7 +79,7 @@ def read_optimizer(h5, group, weight_shapes: list[tuple], dtype, opt):
     iterations = int(entry(0, (), "int64", "iterations"))
     learning_rate = None
     if base == 2:
-        learning_rate = float(entry(1, (), "float32", "learning_rate"))
+        learning_rate = float(entry(1, (), dtype, "learning_rate"))  # a float64 model's rate: not rounded
         if not math.isfinite(learning_rate) or learning_rate < 0:
             fail(h5.where, f"{AT}/1: the learning rate must be a non-negative number, got {learning_rate}")
         try:  # the optimizer's own rule for its rate (Ftrl's must be positive), checked before anything is assigned
@@ -116,8 +125,11 @@ def assign_optimizer(model, state) -> None:
     if opt is None or state is None:
         return
     iterations, learning_rate, variables = state
-    if learning_rate is not None and np.float32(float(opt.learning_rate)) != np.float32(learning_rate):
-        opt.learning_rate = learning_rate  # the state wins over the config, as in Keras
+    # The state wins over the config, as in Keras, where they differ in the weights' float type (a float32
+    # file's rate is the config's rounded: the config's exact number is kept)
+    dtype = _float_type(model).type
+    if learning_rate is not None and dtype(float(opt.learning_rate)) != dtype(learning_rate):
+        opt.learning_rate = learning_rate
     if variables is not None and model.built:
         opt.build(model.parameter_store)
         opt.assign_keras_variables(variables)
