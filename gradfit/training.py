@@ -495,6 +495,12 @@ class _ArraySource:
         self.current = self.arrays
         self.perm = None
 
+    def first_batch(self) -> tuple:
+        """(x, y, sample_weight) of the first ``batch_size`` rows as given (before any shuffle)."""
+        rows = slice(0, min(self.batch_size, self.data.n))
+        weights = self.data.sample_weight
+        return self.data.x[rows], self.data.y_loss[rows], None if weights is None else weights[rows]
+
     def epoch(self, epoch: int):
         spans, new_pass = self.plan.epoch()
         data = self.data
@@ -755,6 +761,12 @@ def _fit_loop(
     isfinite = math.isfinite
     metric_plan = _metric_index_plan(model, source.kind_names)
 
+    # a callback that histograms gradients and activations on a fixed batch (TensorBoard with histogram_freq and no
+    # sample_data) gets the first batch of the training data as given, once; a stream has none to spare
+    first_batch = getattr(source, "first_batch", None)
+    for callback in user_callbacks:
+        if first_batch is not None and getattr(callback, "wants_first_batch", False):
+            callback.set_first_batch(*first_batch())
     cbs.on_train_begin()
     logs: dict = {}
     training_logs = None

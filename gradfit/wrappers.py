@@ -50,6 +50,8 @@ try:
 except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no validate_data, no __sklearn_tags__)
     raise ImportError("gradfit.keras.wrappers needs scikit-learn 1.6 or newer: pip install 'gradfit[sklearn]'") from exc
 
+from . import activations
+
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]
 
 _SQUASHING = ("softmax", "sigmoid")
@@ -108,20 +110,6 @@ def _last_activation(model) -> str | None:
     if name is None and type(layers[-1]).__name__ == "Softmax":
         name = "softmax"
     return name
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    out = np.empty_like(z)
-    positive = z >= 0
-    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
-    e = np.exp(z[~positive])
-    out[~positive] = e / (1.0 + e)
-    return out
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class _KerasEstimator(BaseEstimator):
@@ -400,7 +388,7 @@ class SKLearnClassifier(ClassifierMixin, _KerasEstimator):
         if self._output_kind() == "logits":
             squash = getattr(self.model_._loss, "logits_activation", None) or "sigmoid"
             squash = "sigmoid" if self._multilabel else squash
-            output = _sigmoid(output) if squash == "sigmoid" else _softmax(output)
+            output = np.asarray((activations.sigmoid if squash == "sigmoid" else activations.softmax)(output))
         else:
             squash = _last_activation(self.model_)
         if not self._multilabel and squash == "sigmoid":  # one probability per class: make the rows sum to 1

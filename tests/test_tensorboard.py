@@ -199,6 +199,11 @@ def test_the_tags_plugins_and_steps_of_a_keras_run_are_all_written(tmp_path):
         extra = set(got) - set(expected)
         # the text, and the op graph of the layers (which the server's reader files as a tensor of the graphs plugin)
         gradfit_own = {"model/summary/text_summary", "model/explain/text_summary", "__run_graph__"}
+        # histogram_freq without sample_data: fit's first batch, its gradients, activations and the plane
+        gradfit_own |= {
+            f"sequential/{layer}/{w}/gradient" for layer in ("dense", "dense_1") for w in ("kernel", "bias")
+        }
+        gradfit_own |= {"sequential/dense/activation", "sequential/dense_1/activation", "decision_boundary"}
         gradfit_own = gradfit_own if run == "train" else set()
         assert extra == gradfit_own, run
 
@@ -374,7 +379,14 @@ def test_weights_as_images_when_asked_as_keras_draws_them(tmp_path):
     pytest.importorskip("PIL")
     x, y = _data()
     model = _model()
-    model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[TB(tmp_path, histogram_freq=1, write_images=True)])
+    model.fit(
+        x,
+        y,
+        batch_size=10,
+        epochs=2,
+        verbose=0,
+        callbacks=[TB(tmp_path, histogram_freq=1, write_images=True, decision_boundary_freq=0)],
+    )
     train = _read(tmp_path / "train")
     # a kernel (2, 3) as it is, a bias (3,) as a column, the kernel (3, 1) squeezed to a column; the bias (1,) is
     # a scalar once squeezed: no image (Keras writes none either)
@@ -394,8 +406,42 @@ def test_weights_as_images_when_asked_as_keras_draws_them(tmp_path):
 
 def test_no_image_unless_asked(tmp_path):
     x, y = _data()
-    _model().fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[TB(tmp_path, histogram_freq=1)])
+    tb = TB(tmp_path, histogram_freq=1, decision_boundary_freq=0)
+    _model().fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[tb])
     assert not _tags(_read(tmp_path / "train"), "images")
+
+
+def test_without_sample_data_the_fixed_batch_is_fits_first_batch_before_shuffling(tmp_path):
+    """histogram_freq alone: the gradients and activations of the first batch_size rows as given, every time (the
+    same histograms as sample_data=those rows, although fit shuffles); the decision boundary of those rows."""
+    pytest.importorskip("matplotlib")
+    x, y = _data()
+    runs = {}
+    for name, sample in (("default", None), ("given", (x[:10], y[:10]))):
+        tb = TB(tmp_path / name, histogram_freq=1, sample_data=sample, decision_boundary_freq=2, write_graph=False)
+        K.backend.clear_session()  # the same layer names, so the same tags, in both runs
+        model = _model()
+        model.fit(x, y, batch_size=10, epochs=3, verbose=0, shuffle=True, callbacks=[tb])
+        runs[name] = _read(tmp_path / name / "train")
+    default, given = runs["default"], runs["given"]
+    assert _tags(default, "histograms") == _tags(given, "histograms")
+    assert "sequential/dense/kernel/gradient" in _tags(default, "histograms")
+    for tag in ("sequential/dense/kernel/gradient", "sequential/dense_1/activation"):
+        for step in (0, 1, 2):
+            a, b = _histogram(default, tag)[step], _histogram(given, tag)[step]
+            assert a.num == b.num == (10 if "activation" in tag else 6)
+            np.testing.assert_allclose([a.sum, a.sum_squares], [b.sum, b.sum_squares], rtol=1e-6)
+    assert [e.step for e in default.Images("decision_boundary")] == [0, 2]
+
+    # a generator has no first batch to spare: Keras's histograms only
+    def batches():
+        while True:
+            yield x[:10], y[:10]
+
+    tb = TB(tmp_path / "stream", histogram_freq=1, write_graph=False)
+    _model().fit(batches(), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False, callbacks=[tb])
+    tags = _tags(_read(tmp_path / "stream" / "train"), "histograms")
+    assert any(t.endswith("/kernel/histogram") for t in tags) and not any(t.endswith("/gradient") for t in tags)
 
 
 def test_the_decision_boundary_every_few_epochs_for_two_features(tmp_path):

@@ -154,8 +154,10 @@ class TensorBoard(Callback):
       (tags ``model/summary``, ``model/explain``; Text dashboard). Once per ``fit``, at step 0 (Keras writes the
       graph whenever the callback is given a model, for ``evaluate`` and ``predict`` too; gradfit in ``fit``).
 
-    Beyond Keras, given ``sample_data=(x, y)``, every ``histogram_freq`` epochs on these same rows (the batch is
-    fixed, so a change between two epochs is the model's, not the data's): ``<weight path>/gradient``, the
+    Beyond Keras, every ``histogram_freq`` epochs on one fixed batch (fixed, so a change between two epochs is the
+    model's, not the data's): ``sample_data=(x, y)`` when given, else the first batch of ``fit``'s training data as
+    given (its first ``batch_size`` rows, before any shuffle; a generator or PyDataset has no such batch: give
+    ``sample_data``): ``<weight path>/gradient``, the
     histogram of ``dJ/dw`` for every trainable weight (``model.compute_gradients(x, y)``: inference mode, no
     update), and ``<model>/<layer>/activation``, the histogram of every layer's output ``a[l]``
     (``model.activations(x)``). With sigmoid layers the gradients of the first layers shrink to a narrow spike
@@ -197,10 +199,11 @@ class TensorBoard(Callback):
         Must be None (read only with ``embeddings_freq``).
     sample_data : (x, y) or (x, y, sample_weight), optional
         gradfit: the fixed batch for the gradient and activation histograms and the decision boundary (a few
-        hundred rows are plenty; it is run as one batch). Default None: Keras's summaries only.
+        hundred rows are plenty; it is run as one batch). Default None: with ``histogram_freq`` the first batch of
+        the training data, without it Keras's summaries only.
     decision_boundary_freq : int
         gradfit: epochs between decision-boundary images (``epoch % decision_boundary_freq == 0``), drawn when
-        ``sample_data`` is given and ``x`` has 2 features (default 5; 0: never).
+        there is a fixed batch (above) and ``x`` has 2 features (default 5; 0: never).
     """
 
     def __init__(
@@ -267,6 +270,7 @@ class TensorBoard(Callback):
         self._epoch_start = 0.0
         self._epoch_start_iterations = 0
         self._boundary_warned = False
+        self._first_batch = None  # fit's first training batch, the fixed batch when sample_data is None
 
     @staticmethod
     def _checked_sample(sample_data):
@@ -292,6 +296,18 @@ class TensorBoard(Callback):
     def _close_writers(self) -> None:
         _close_all(self._writers)
 
+    @property
+    def wants_first_batch(self) -> bool:
+        """Whether ``fit`` should hand this callback its first training batch (``set_first_batch``)."""
+        return self.sample_data is None and self.histogram_freq > 0
+
+    def set_first_batch(self, x, y, sample_weight=None) -> None:
+        """``fit``, before ``on_train_begin``: the rows of its first batch, for the histograms of this fit."""
+        self._first_batch = (x, y, sample_weight)
+
+    def _fixed_batch(self):
+        return self.sample_data if self.sample_data is not None else self._first_batch
+
     def uses_batch_hooks(self) -> bool:
         """Only with ``update_freq=N``: otherwise ``fit`` need not call any batch hook for this callback."""
         return self.update_freq != "epoch"
@@ -311,6 +327,7 @@ class TensorBoard(Callback):
 
     def on_train_end(self, logs=None):
         self._in_fit = False
+        self._first_batch = None
         self._close_writers()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -358,9 +375,10 @@ class TensorBoard(Callback):
         histograms = bool(self.histogram_freq) and epoch % self.histogram_freq == 0
         if histograms:
             self._write_weights(epoch)
-            if self.sample_data is not None:
+            if self._fixed_batch() is not None:
                 self._write_sample_histograms(epoch)
-        if self.sample_data is not None and self.decision_boundary_freq and epoch % self.decision_boundary_freq == 0:
+        boundary = self.decision_boundary_freq and epoch % self.decision_boundary_freq == 0
+        if boundary and self._fixed_batch() is not None:
             self._write_decision_boundary(epoch)
         for writer in self._writers.values():
             writer.flush(force=histograms)
@@ -473,10 +491,10 @@ class TensorBoard(Callback):
                         writer.add(summary.image(f"{name}/image", image, dataformats="HWC"), epoch)
 
     def _write_sample_histograms(self, epoch: int) -> None:
-        """gradfit: ``dJ/dw`` of every trainable weight and every layer's output, on ``sample_data``."""
+        """gradfit: ``dJ/dw`` of every trainable weight and every layer's output, on the fixed batch."""
         summary = self._tbx[0]
         writer = self._writer("train")
-        x, y, sample_weight = self.sample_data
+        x, y, sample_weight = self._fixed_batch()
         _, gradients = self.model.compute_gradients(x, y, sample_weight)
         histograms = [
             (f"{weight.path.replace(':', '_')}/gradient", gradient)
@@ -490,8 +508,9 @@ class TensorBoard(Callback):
                 writer.add(histogram, epoch)
 
     def _write_decision_boundary(self, epoch: int) -> None:
-        """gradfit: ``plot_decision_boundary`` on ``sample_data``, rendered by matplotlib's Agg canvas."""
-        x = np.asarray(self.sample_data[0])
+        """gradfit: ``plot_decision_boundary`` on the fixed batch, rendered by matplotlib's Agg canvas."""
+        x, y, _ = self._fixed_batch()
+        x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != 2:
             return  # the plane of the inputs is only drawn for 2 features
         try:
@@ -508,7 +527,7 @@ class TensorBoard(Callback):
                     stacklevel=2,
                 )
             return
-        figure = plot_decision_boundary(self.model, x, self.sample_data[1], resolution=BOUNDARY_RESOLUTION)
+        figure = plot_decision_boundary(self.model, x, y, resolution=BOUNDARY_RESOLUTION)
         try:
             canvas = FigureCanvasAgg(figure)
             canvas.draw()
