@@ -162,7 +162,9 @@ def parallel_search(X, y, backend: str, epochs: int):
         from dask.distributed import Client, LocalCluster
 
         start = time.perf_counter()
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
         client = Client(cluster)
         started = time.perf_counter() - start
         try:
@@ -173,6 +175,7 @@ def parallel_search(X, y, backend: str, epochs: int):
             cluster.close()
         return seconds, started, grid
     if backend == "ray":
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only (read at import)
         import ray
         from ray.util.joblib import register_ray
 

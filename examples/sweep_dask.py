@@ -106,7 +106,8 @@ def main(argv=None) -> None:
             search = run(client, args.epochs)
     else:
         print("No --scheduler (nor DASK_SCHEDULER_ADDRESS): starting a LocalCluster of 2 worker processes")
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        local = {"host": "127.0.0.1", "dashboard_address": None}  # loopback only, no dashboard
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **local) as cluster:
             with Client(cluster) as client:
                 search = run(client, args.epochs)
 

@@ -4,7 +4,13 @@ same ``best_params_`` and ``cv_results_`` scores as ``n_jobs=1``; nothing it sta
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Ray's processes talk over loopback only: on Linux Ray would pick the machine's own network address (read when
+# ray is imported; macOS and Windows always use 127.0.0.1, which this setting asks for everywhere)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 pytest.importorskip("sklearn", minversion="1.6")  # what gradfit.keras.wrappers needs
 ray = pytest.importorskip("ray")
@@ -37,6 +43,7 @@ def ray_backend(tmp_path_factory):
             _temp_dir=str(tmp_path_factory.mktemp("ray")),
         )
         ray_joblib.register_ray()
+        assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")  # loopback only
         yield
     finally:
         ray.shutdown()
