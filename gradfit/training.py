@@ -556,6 +556,10 @@ class _StreamSource:
     """The batches an adapter reads, each checked and prepared by ``BatchData`` (built from the first batch, which
     builds the model), counted as ``StreamEpochs`` (Keras's ``EpochIterator``) counts them."""
 
+    #: a stream has no batch to hand a callback before training (``_ArraySource.first_batch``): reading one would
+    #: consume it
+    first_batch = None
+
     def __init__(
         self, model, adapter, steps, steps_name: str, class_weight=None, who: str = "fit", targets: bool = True
     ):
@@ -763,10 +767,10 @@ def _fit_loop(
 
     # a callback that histograms gradients and activations on a fixed batch (TensorBoard with histogram_freq and no
     # sample_data) gets the first batch of the training data as given, once; a stream has none to spare
-    first_batch = getattr(source, "first_batch", None)
-    for callback in user_callbacks:
-        if first_batch is not None and getattr(callback, "wants_first_batch", False):
-            callback.set_first_batch(*first_batch())
+    if source.first_batch is not None:
+        for callback in user_callbacks:
+            if getattr(callback, "wants_first_batch", False):
+                callback.set_first_batch(*source.first_batch())
     cbs.on_train_begin()
     logs: dict = {}
     training_logs = None
